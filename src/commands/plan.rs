@@ -120,6 +120,7 @@ fn targeting(args: &PlanArgs) -> Result<Option<crate::data::summary::Targeting>>
         target: args.target.clone(),
         destroy: false,
         repair: false,
+        restored: None,
         reason,
         actor: crate::audit::Entry::now("plan", "").actor,
     }))

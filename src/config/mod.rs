@@ -74,7 +74,7 @@ pub use rollout::{HaltConfig, RolloutConfig, WaveConfig};
 pub use secrets::{EnvironmentSecrets, FleetRecipient, SecretsConfig};
 pub use takes_part::Activity;
 use terraform::check_key_template;
-pub use terraform::{Backend, Engine, TerraformConfig};
+pub use terraform::{Backend, Engine, StateConfig, TerraformConfig};
 
 pub use crate::util::path::{clean_path, display_path, is_relative_inside};
 
@@ -161,6 +161,9 @@ pub struct ManagerConfig {
     /// deployment records).
     #[serde(default)]
     pub records: Records,
+    /// How long a state must stay recoverable (`state: recovery_days`).
+    #[serde(default, skip_serializing_if = "StateConfig::is_default")]
+    pub state: StateConfig,
     /// How a manager change reaches the fleet, in waves (see [`rollout`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<RolloutConfig>,

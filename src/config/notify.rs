@@ -38,6 +38,7 @@ pub enum NotifyEvent {
     RolloutHalted,
     ApprovalWaiting,
     TokenExpiring,
+    DrillFailed,
 }
 
 impl NotifyEvent {
@@ -48,6 +49,7 @@ impl NotifyEvent {
             NotifyEvent::RolloutHalted => "rollout_halted",
             NotifyEvent::ApprovalWaiting => "approval_waiting",
             NotifyEvent::TokenExpiring => "token_expiring",
+            NotifyEvent::DrillFailed => "drill_failed",
         }
     }
 }

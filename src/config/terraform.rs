@@ -1,5 +1,6 @@
 //! `terraform:` in fleetform.yml: the engine, where state lives and the
-//! state key per customer × environment (and its check).
+//! state key per customer × environment (and its check); and `state:`,
+//! how long a state stays recoverable.
 
 use std::path::Path;
 
@@ -164,4 +165,21 @@ pub(super) fn check_key_template(t: &str, product: bool) -> Result<(), String> {
         return Err("the state key must be a relative path without `..`".into());
     }
     Ok(())
+}
+
+/// The provider's promise about states (`state:` in fleetform.yml).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// Days a state's earlier versions must stay in the bucket: doctor
+    /// warns of a lifecycle rule that expires them sooner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_days: Option<u32>,
+}
+
+impl StateConfig {
+    /// Nothing stated (left out of a written fleetform.yml).
+    pub fn is_default(&self) -> bool {
+        *self == StateConfig::default()
+    }
 }

@@ -200,6 +200,10 @@ pub struct Targeting {
     pub target: Vec<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub destroy: bool,
+    /// The plan after a restore (`fleetform state restore`): the version
+    /// of the state restored; a whole plan of the pair, no flags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored: Option<String>,
     pub reason: String,
     pub actor: String,
 }

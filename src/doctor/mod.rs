@@ -13,11 +13,14 @@
 //! token's expiry), the customers' pins (`pins`: expired ones warn), whether the set-up can be made at all (`setup`:
 //! the GitHub plan of a private manager repo, the deploy workflow's
 //! records), the environments of the other workflow templates
-//! (`templates`: poll, rollout, offboarding, dashboard, doctor), the
+//! (`templates`: poll, rollout, offboarding, drill, dashboard, doctor), the
 //! age identities the manager's jobs hold (`age_keys`: the fleet and
 //! provider keys), and each
 //! customer's inbox repo named with `--inbox` (`inbox`: `fleetform-inbox`,
-//! its branch policy and relay token, `MANAGER_REPO`, its ruleset).
+//! its branch policy and relay token, `MANAGER_REPO`, its ruleset), and
+//! the state bucket of an s3 backend (`state_bucket`: versioning, the
+//! lifecycle of non-current versions against `state: recovery_days`,
+//! Object Lock and encryption).
 //!
 //! May import: `config` (the manager and its environments), `data` (the
 //! diagnostics of a file it checks), `values` (the variable a customer's
@@ -39,6 +42,7 @@ mod scanning;
 mod secret_ages;
 mod secret_keys;
 mod setup;
+mod state_bucket;
 mod templates;
 
 use serde::Serialize;
@@ -67,6 +71,7 @@ pub use setup::{
     records_recipient_check, records_variables_check, required_version_check, ENGINE_VARIABLE,
     PINNED_VARIABLES, READ_ROLE_VARIABLE, REGION_VARIABLE, WRITE_ROLE_VARIABLE,
 };
+pub use state_bucket::{state_bucket_checks, StateBucketFacts};
 pub use templates::{
     environments_reading, installed_templates, template_checks, TemplateEnvironment,
     TEMPLATE_ENVIRONMENTS,

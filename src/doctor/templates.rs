@@ -44,7 +44,7 @@ const READ_ROLE: &str = "FLEETFORM_RECORDS_READ_ROLE";
 const REGION: &str = "FLEETFORM_RECORDS_REGION";
 
 /// Every environment of the templates that `manager` does not check.
-pub const TEMPLATE_ENVIRONMENTS: [TemplateEnvironment; 6] = [
+pub const TEMPLATE_ENVIRONMENTS: [TemplateEnvironment; 7] = [
     TemplateEnvironment {
         name: "poll",
         template: "manager-poll.yml",
@@ -94,6 +94,23 @@ pub const TEMPLATE_ENVIRONMENTS: [TemplateEnvironment; 6] = [
         variables: &[],
         records_role: Some(WRITE_ROLE),
         reviewers: true,
+        level: Level::Must,
+    },
+    TemplateEnvironment {
+        name: "drill",
+        template: "manager-drill.yml",
+        holds: "the customer App's key and a role that writes the drill's scratch copies in the state bucket",
+        secrets: &[
+            "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+            "FLEETFORM_ARTIFACT_KEY",
+        ],
+        variables: &[
+            "FLEETFORM_CUSTOMER_APP_ID",
+            "FLEETFORM_DRILL_ROLE",
+            "FLEETFORM_DRILL_REGION",
+        ],
+        records_role: Some(WRITE_ROLE),
+        reviewers: false,
         level: Level::Must,
     },
     TemplateEnvironment {

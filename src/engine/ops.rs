@@ -229,6 +229,38 @@ impl Engine<'_> {
     }
 }
 
+impl Engine<'_> {
+    /// Writes `state` (a restored version with a new serial) as the
+    /// current state of `customer` × `env` through `terraform state push`:
+    /// the backend's lock is taken (waiting up to two minutes), and
+    /// Terraform refuses another lineage or an older serial. Its log goes
+    /// to `<out_dir>/restore.log`.
+    pub fn state_push(
+        &self,
+        customer: &Customer,
+        env: &str,
+        out_dir: &Path,
+        state: &[u8],
+    ) -> Result<(), Error> {
+        let tf = self.terraform()?;
+        ensure_out_dir(out_dir, &self.manager.unit(&customer.slug, env))?;
+        let mut ws = Workspace::prepare(self.manager, out_dir, &customer.slug, env)?;
+        let file = ws.path().join("restored.tfstate");
+        write_atomic(&file, state)?;
+        let result = (|| {
+            tf.init(&mut ws, false)?;
+            let path = file.display().to_string();
+            tf.state_op(
+                &mut ws,
+                "state push",
+                &["state", "push", "-lock-timeout=120s", &path],
+            )
+        })();
+        write_atomic(&out_dir.join("restore.log"), ws.log.as_bytes())?;
+        result.map(|_| ()).map_err(Error::from)
+    }
+}
+
 fn step(op: &StateOp) -> &'static str {
     match op {
         StateOp::Import { .. } => "import",

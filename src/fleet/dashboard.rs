@@ -242,6 +242,7 @@ fn cell(
             }
             .to_string()
         });
+    let restorable = restorable(&here, now);
     let (failures, last_apply_failed) = applies_here(&here, now);
     let last_apply = last.as_ref().map(|d| d.time.clone()).unwrap_or_default();
     let waiting = mine.iter().any(|e| {
@@ -277,6 +278,7 @@ fn cell(
             .as_ref()
             .map(|d| d.plan_sha256.chars().take(12).collect()),
         drift,
+        restorable,
         failures,
         waiting,
         halted: wave.as_ref().is_some_and(|w| w.1),
@@ -289,6 +291,21 @@ fn cell(
     cell.state = State::of(&cell);
     cell.state_word = cell.state.word();
     Ok(cell)
+}
+
+/// Of a pair's events (oldest first): what its last recovery drill
+/// (`state drill`) found, and when.
+fn restorable(here: &[&&Entry], now: i64) -> Option<String> {
+    let e = here.iter().rev().find(|e| e.action == "drill")?;
+    let ago = e
+        .time
+        .parse::<jiff::Timestamp>()
+        .map(|t| crate::report::dashboard::days_ago((now - t.as_second()) / DAY))
+        .unwrap_or_default();
+    Some(match e.result.as_str() {
+        "ok" => format!("proven restorable {ago}"),
+        _ => format!("restore drill FAILED {ago}"),
+    })
 }
 
 /// Of a pair's events (oldest first): its failed applies in the last 30

@@ -19,12 +19,17 @@
 //! with each state it archived before its destroy,
 //! `offboarded/<customer>/<product or _>/<environment>/<time>-<random>-state-before-destroy.json`.
 //!
+//! The state bucket of an s3 backend is read through the same client
+//! ([`state_bucket`]): its versions, for recovering a state, and its
+//! settings, for doctor.
+//!
 //! May import: `config`, `data` (the cost estimate a deployment keeps),
 //! `net` (the HTTP client) and `util`.
 
 pub mod local;
 mod s3;
 mod s3_http;
+pub mod state_bucket;
 
 use std::path::PathBuf;
 
@@ -454,6 +459,20 @@ pub fn last_deployment(store: &Store, unit: &Unit) -> Result<Option<Deployment>,
             key: key.clone(),
             reason: format!("not a deployment record: {e}"),
         })
+}
+
+/// Every deployment record of a unit, oldest first (one that is not a
+/// deployment record is left out).
+pub fn deployments_of(store: &Store, unit: &Unit) -> Result<Vec<Deployment>, RecordsError> {
+    let keys = store.list(&deployments_prefix(unit))?;
+    let mut found = Vec::with_capacity(keys.len());
+    store.read_each(&keys, |_, bytes| {
+        if let Ok(d) = serde_json::from_slice::<Deployment>(&bytes) {
+            found.push(d);
+        }
+        Ok(())
+    })?;
+    Ok(found)
 }
 
 /// The folder of a local store, for the tests' and docs' sake.

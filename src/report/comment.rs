@@ -122,7 +122,10 @@ pub fn render_comment(
 /// A targeted plan's flags, who asked, why, and the changes of
 /// addresses none of its targets names (what it depends on).
 fn targeted(s: &PlanSummary) -> Option<minijinja::Value> {
-    let t = s.targeting.as_ref().filter(|t| !t.destroy && !t.repair)?;
+    let t = s
+        .targeting
+        .as_ref()
+        .filter(|t| !t.destroy && !t.repair && t.restored.is_none())?;
     let targets: Vec<&String> = t.replace.iter().chain(&t.target).collect();
     let under = |address: &str, target: &str| {
         address == target
@@ -175,6 +178,11 @@ fn render_with(ctx: &CommentContext<'_>, cut: &plan_text::Cut) -> Result<String,
             targeted => targeted(s),
             // Each blocking gate and why, as Markdown (fleetform's code spans kept).
             blocked => s.gates.as_ref().map(|v| v.blocking().iter().map(|r| format!("{}: {}", md_code(&r.gate), super::markdown::md_cell_with_code(&r.detail))).collect::<Vec<_>>()).unwrap_or_default(),
+            restored => s.targeting.as_ref().and_then(|t| t.restored.as_ref().map(|v| minijinja::context! {
+                version => v.clone(),
+                actor => t.actor.clone(),
+                reason => t.reason.clone(),
+            })),
             repair => s.targeting.as_ref().filter(|t| t.repair).map(|t| minijinja::context! {
                 actor => t.actor.clone(),
                 reason => t.reason.clone(),

@@ -26,6 +26,9 @@ pub struct Cell {
     /// `drift`, `clean`, `never applied` or `error` from the last drift
     /// check.
     pub drift: Option<String>,
+    /// The last recovery drill (`state drill`): `proven restorable 3
+    /// days ago`, or `restore drill FAILED today`.
+    pub restorable: Option<String>,
     /// Failed applies in the last 30 days.
     pub failures: usize,
     /// An apply refused while it waits for approvals, after the last apply.

@@ -233,6 +233,10 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("templates/state_preview.md.j2"),
     ),
     (
+        "restore_preview.md",
+        include_str!("templates/restore_preview.md.j2"),
+    ),
+    (
         "offboard_preview.md",
         include_str!("templates/offboard_preview.md.j2"),
     ),

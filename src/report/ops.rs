@@ -96,3 +96,53 @@ fn release_meaning(adoption: &str) -> String {
         super::markdown::md_code(&format!("sha256:{adoption}"))
     )
 }
+
+/// A sealed restore of a state's version, as the approver is shown it.
+pub struct RestorePreview<'a> {
+    pub unit: &'a str,
+    /// The state object's key in the bucket.
+    pub key: &'a str,
+    /// The version restored: id, time, serial.
+    pub version: (&'a str, &'a str, u64),
+    /// The version it replaces: id, time, serial (none: not a state).
+    pub current: (&'a str, &'a str, Option<u64>),
+    pub lineage: &'a str,
+    pub new_serial: u64,
+    /// Addresses that appear, disappear and change, in that order.
+    pub changes: [&'a [String]; 3],
+    pub reason: &'a str,
+    pub requested_by: &'a str,
+    pub digest: &'a str,
+    pub apply_environment: &'a str,
+    pub run_id: Option<&'a str>,
+}
+
+/// The restore's preview, Markdown.
+pub fn restore_preview(p: &RestorePreview<'_>) -> Result<String, minijinja::Error> {
+    let env = super::markdown::environment();
+    let older = p.current.2.is_some_and(|c| p.version.2 < c);
+    env.get_template("restore_preview.md")?
+        .render(minijinja::context! {
+            unit => p.unit,
+            key => p.key,
+            version => p.version.0,
+            version_time => p.version.1,
+            version_serial => p.version.2,
+            current => p.current.0,
+            current_time => p.current.1,
+            current_serial => p.current.2.map_or("not a state".to_string(), |s| format!("serial {s}")),
+            current_serial_n => p.current.2,
+            older => older,
+            lineage => p.lineage,
+            new_serial => p.new_serial,
+            nothing => p.changes.iter().all(|c| c.is_empty()),
+            appear => p.changes[0].to_vec(),
+            disappear => p.changes[1].to_vec(),
+            change => p.changes[2].to_vec(),
+            reason => p.reason,
+            requested_by => p.requested_by,
+            digest => p.digest,
+            apply_environment => p.apply_environment,
+            run_id => p.run_id.unwrap_or("(this run)"),
+        })
+}

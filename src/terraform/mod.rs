@@ -4,7 +4,8 @@
 //! prepared once per fleet run (`datadir`), the lock file a working copy
 //! keeps after `init` (`lockfile`), the outputs a product takes from the
 //! products it needs (`needs`), a root module's `required_version`
-//! checked against the pinned engine version (`constraint`). What a plan does is plain data in
+//! checked against the pinned engine version (`constraint`), a state file's
+//! serial, lineage and addresses and what changes between two (`state_file`). What a plan does is plain data in
 //! `crate::data::summary`. The engine that drives it per customer × environment is
 //! `crate::engine`, a layer above.
 //!
@@ -18,6 +19,7 @@ mod error;
 pub mod imports;
 mod lockfile;
 pub mod needs;
+pub mod state_file;
 pub mod variables;
 mod workspace;
 

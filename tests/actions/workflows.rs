@@ -15,6 +15,7 @@ fn workflows_pin_actions_and_drop_credentials() {
         "workflows/manager-pr.yml",
         "workflows/manager-doctor.yml",
         "workflows/manager-dashboard.yml",
+        "workflows/manager-drill.yml",
     ];
     let own =
         ["ci.yml", "action-selftest.yml", "release.yml"].map(|f| format!(".github/workflows/{f}"));
@@ -158,6 +159,16 @@ fn templates_document_their_secrets_and_variables() {
             &[
                 "FLEETFORM_DOCTOR_TOKEN",
                 "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+            ],
+        ),
+        (
+            "workflows/manager-drill.yml",
+            &[
+                "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+                "FLEETFORM_ARTIFACT_KEY",
+                "FLEETFORM_DRILL_ROLE",
+                "FLEETFORM_DRILL_REGION",
+                "FLEETFORM_RECORDS_WRITE_ROLE",
             ],
         ),
         (

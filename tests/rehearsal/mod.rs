@@ -9,6 +9,7 @@
 pub(crate) mod book_page;
 pub(crate) mod day2;
 pub(crate) mod drift;
+pub(crate) mod drill;
 pub(crate) mod ephemeral;
 pub(crate) mod form;
 pub(crate) mod impact;

@@ -35,9 +35,22 @@ pub(crate) struct OnCloud {
 impl OnCloud {
     /// The fleet applied, with `config` appended to fleetform.yml first.
     pub(crate) fn applied(config: &str) -> OnCloud {
+        Self::applied_in(config, false)
+    }
+
+    /// The same, in a bucket that keeps versions (the book's set-up: the
+    /// states can be recovered and drilled).
+    pub(crate) fn applied_with_versions(config: &str) -> OnCloud {
+        Self::applied_in(config, true)
+    }
+
+    fn applied_in(config: &str, versions: bool) -> OnCloud {
         let w = World::new();
         let moto = Moto::start();
         assert!(moto::curl(&moto.url(&format!("/{BUCKET}")), "PUT").is_some());
+        if versions {
+            crate::local::recovery::versioning_on(&moto, BUCKET);
+        }
         let endpoint = moto.url("");
         let endpoint = endpoint.trim_end_matches('/');
         let cloud = fakecloud::install(&w.fx.path("fakecloud"));

@@ -130,6 +130,11 @@ impl Moto {
     pub fn object(&self, key: &str) -> Option<String> {
         curl(&self.url(&format!("/{BUCKET}/{key}")), "GET")
     }
+
+    /// The current version of `key` in `bucket`.
+    pub fn object_in(&self, bucket: &str, key: &str) -> Option<String> {
+        curl(&self.url(&format!("/{bucket}/{key}")), "GET")
+    }
 }
 
 /// Whether process `pid` holds a socket listening on 127.0.0.1:`port`

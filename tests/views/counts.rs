@@ -164,6 +164,7 @@ fn every_state() -> fleetform::report::dashboard::Dashboard {
             customer_sha: applied.then(|| "ba9876543210".into()),
             plan: None,
             drift: None,
+            restorable: None,
             failures: 0,
             waiting: false,
             wave: None,

@@ -35,7 +35,7 @@
 //!
 //! May import `audit`, `ci`, `config`, `doctor` (the checks these facts
 //! feed), `context` (the command's network settings), `error`, `github`,
-//! `net`, `output`, `report`, `rollout`,
+//! `net`, `output`, `records` (the state bucket's settings), `report`, `rollout`,
 //! `terraform`, `util` and `values`.
 
 mod callback;
@@ -487,6 +487,7 @@ fn examine(
     checks.extend(sensitive_variable_checks(manager));
     checks.extend(stored_secret_checks(manager));
     checks.extend(secrets::required_version_check(manager));
+    checks.extend(state_bucket_checks(manager, &cx.net));
     let requests = manager_gh.request_count()
         + customer_gh.as_ref().map_or(0, CustomerRepos::request_count)
         + app_gh.as_ref().map_or(0, GitHub::request_count)
@@ -495,6 +496,25 @@ fn examine(
         cx.out.note(&note);
     }
     Ok(Report::new(&settings.repo, checks, requests))
+}
+
+/// The state bucket's rows, read through the records' S3 client; none
+/// with a local backend.
+fn state_bucket_checks(manager: &Manager, net: &crate::net::Settings) -> Vec<doctor::Check> {
+    let Some(bucket) = crate::records::state_bucket::StateBucket::for_manager(manager, net) else {
+        return Vec::new();
+    };
+    let read = bucket
+        .facts()
+        .map_err(|e| e.to_string())
+        .map(|f| doctor::StateBucketFacts {
+            bucket: bucket.describe("").trim_end_matches('/').to_string(),
+            versioning: f.versioning,
+            noncurrent_expiry: f.noncurrent_expiry,
+            object_lock: f.object_lock,
+            encryption: f.encryption,
+        });
+    doctor::state_bucket_checks(read, manager.config.state.recovery_days)
 }
 
 /// What the manager repo and the customers read from GitHub say: the

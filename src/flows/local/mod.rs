@@ -4,11 +4,17 @@
 //! `fleetform apply` without `--dispatch`, a drift repair) with its second
 //! person and record; day-2 operations on one customer × environment
 //! (`ops`, `fleetform state`), recorded and reported on the customer's
-//! repo; and the sealed previews of state operations (`state_preview`).
+//! repo; the sealed previews of state operations (`state_preview`); and
+//! recovering a state from its bucket's versions or the local backend's
+//! backup (`recovery`, `state_versions`: `state versions`, `state
+//! restore`) and proving it can be (`drill`).
 //!
 //! May import what `flows` may, and the GitHub loop's steps by their path.
 
 pub mod apply;
+pub mod drill;
 pub mod ops;
 pub mod plan;
+pub mod recovery;
 pub mod state_preview;
+pub mod state_versions;
