@@ -601,6 +601,7 @@ mod tests {
             files: Vec::new(),
             actor: actor.into(),
             run_url: None,
+            cost: None,
         }
     }
 
