@@ -108,7 +108,10 @@ pub fn run(cli: Cli) -> u8 {
         Command::Audit(a) => commands::audit_report::run(a, dir, &cx),
         Command::Sync(a) => commands::sync::run(a, dir, &cx),
         Command::Doctor(a) => commands::doctor::run(a, dir, &cx),
-        Command::Report(a) => commands::report::run(a, dir, &cx),
+        Command::Report(a) => match &a.command {
+            Some(commands::ReportCommand::Sla(s)) => commands::report_sla::run(s, dir, &cx),
+            None => commands::report::run(a, dir, &cx),
+        },
         Command::Init(a) => commands::init::run(a, &cx.out),
         Command::Relay(a) => commands::relay::run(a, dir, &cx),
         Command::Poll(a) => commands::poll::run(a, dir, &cx),

@@ -35,6 +35,7 @@ pub mod relay;
 pub mod render;
 pub mod repair;
 pub mod report;
+pub mod report_sla;
 pub mod request;
 pub mod rollout;
 pub mod state;
@@ -86,6 +87,15 @@ pub struct Cli {
     pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `fleetform report`'s reports beside the dashboard (each in its own
+/// command file, dispatched by `lib.rs`).
+#[derive(Debug, clap::Subcommand)]
+pub enum ReportCommand {
+    /// Response times against `sla:` per customer and environment (p50,
+    /// p95, max) over a window, and every breach with its run.
+    Sla(report_sla::SlaArgs),
 }
 
 #[derive(Debug, Args)]
@@ -190,7 +200,7 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// The fleet dashboard: one self-contained HTML file from the records
     /// (a customers × environments grid, rollouts, applies per week, each
-    /// customer's history).
+    /// customer's history); `report sla`: response times against `sla:`.
     Report(ReportArgs),
     /// The customer's self-service files from the provider's schema: a
     /// GitHub issue form, its description for `fleetform request`, the

@@ -2,7 +2,8 @@
 //! What is deployed where comes from the deployment records, drift,
 //! failures, approvals waiting and the history from the audit events (the
 //! local log, or the records store with `--records`), the rollouts from
-//! their events. The aggregation is [`crate::fleet::dashboard`]'s, the page
+//! their events, the response times against `sla:` from the events
+//! ([`crate::fleet::sla`]). The aggregation is [`crate::fleet::dashboard`]'s, the page
 //! [`crate::report::dashboard`]'s.
 
 use clap::Args;
@@ -18,10 +19,14 @@ use crate::error::{Error, Result};
 use crate::report::dashboard::{Dashboard, RolloutView};
 
 #[derive(Debug, Args)]
+#[command(subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
 pub struct ReportArgs {
+    /// Another report than the dashboard.
+    #[command(subcommand)]
+    pub command: Option<super::ReportCommand>,
     /// Where to write the dashboard (one HTML file).
-    #[arg(long, value_name = "OUT")]
-    pub html: PathBuf,
+    #[arg(long, value_name = "OUT", required = true)]
+    pub html: Option<PathBuf>,
     /// The local audit log (relative to the manager repo).
     #[arg(long, default_value = crate::audit::DEFAULT_LOG)]
     pub log: PathBuf,
@@ -32,6 +37,11 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: &ReportArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
+    let Some(out) = &args.html else {
+        return Err(Error::usage(
+            "give --html OUT: where to write the dashboard",
+        ));
+    };
     let (manager, registry) = crate::config::load(manager_dir)?;
     let store = crate::records::Store::for_manager(&manager, &cx.net);
     let (events, source) = read_events(args, &manager, &store)?;
@@ -67,6 +77,7 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
                 .note(&format!("the adoption waves' halts were not read: {e}"));
             Vec::new()
         }),
+        sla: sla(&manager, &events, now),
         drift_causes: crate::fleet::drift_causes::previous(&store).unwrap_or_else(|e| {
             cx.out.note(&format!(
                 "the drift causes were not read from the records: {e}"
@@ -76,15 +87,30 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     };
     let html = crate::report::dashboard::html(&d)
         .map_err(|e| Error::failed(format!("rendering the dashboard: {e}")))?;
-    crate::util::fs::write_atomic(&args.html, html.as_bytes())
-        .map_err(|e| Error::failed(format!("{}: {e}", args.html.display())))?;
+    crate::util::fs::write_atomic(out, html.as_bytes())
+        .map_err(|e| Error::failed(format!("{}: {e}", out.display())))?;
     cx.out.result(&format!(
         "wrote {} ({}, {})",
-        args.html.display(),
+        out.display(),
         crate::util::text::count(d.customers.len(), "customer", "customers"),
         crate::util::text::count(d.rollouts.len(), "rollout", "rollouts")
     ));
     Ok(())
+}
+
+/// Response times against `sla:` over the last 30 days, when it promises
+/// any.
+fn sla(manager: &Manager, events: &[Entry], now: i64) -> Option<crate::report::sla::SlaView> {
+    if manager.config.sla.is_empty() {
+        return None;
+    }
+    let window = crate::fleet::sla::Window {
+        since: now - 30 * 86_400,
+        until: now + 1,
+    };
+    let (samples, unmeasured) = crate::fleet::sla::samples(events, &manager.config.sla, window);
+    let report = crate::fleet::sla::report(&samples, unmeasured, window);
+    Some(crate::report::sla::view(&report))
 }
 
 /// The pairs with an adoption under way or done (with products, each

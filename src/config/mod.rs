@@ -14,7 +14,8 @@
 //! document becomes a typed section with its positions (`doc`), and the
 //! gate settings of `policies:` (`policies`, with the policy tools'
 //! settings in `policy_tools`; the policy layer evaluates them), and
-//! `drift:` (`drift`: cause issues, repair policies, accepted drift).
+//! `drift:` (`drift`: cause issues, repair policies, accepted drift), and
+//! `sla:` (`sla`: the response times promised per environment).
 //!
 //! May import: `util` and the YAML crate.
 
@@ -48,6 +49,7 @@ mod relay;
 pub mod rollout;
 pub mod schema_formats;
 pub mod secrets;
+pub mod sla;
 mod takes_part;
 mod terraform;
 
@@ -72,6 +74,7 @@ pub use relay::{
 };
 pub use rollout::{HaltConfig, RolloutConfig, WaveConfig};
 pub use secrets::{EnvironmentSecrets, FleetRecipient, SecretsConfig};
+pub use sla::{SlaConfig, SlaTargets};
 pub use takes_part::Activity;
 use terraform::check_key_template;
 pub use terraform::{Backend, Engine, TerraformConfig};
@@ -185,6 +188,9 @@ pub struct ManagerConfig {
     /// Drift by cause, repairs by policy, accepted drift (see [`drift`]).
     #[serde(default)]
     pub drift: DriftConfig,
+    /// Response times promised per environment (see [`sla`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sla: SlaConfig,
 }
 
 /// `sync:` in fleetform.yml.
@@ -399,6 +405,7 @@ impl Manager {
         self.check_notify()?;
         self.check_relay()?;
         self.check_drift()?;
+        self.check_sla()?;
         self.check_secrets()?;
         if c.status_context.trim().is_empty() {
             return Err(self.invalid("/status_context", "must not be empty"));

@@ -38,6 +38,8 @@ pub enum NotifyEvent {
     RolloutHalted,
     ApprovalWaiting,
     TokenExpiring,
+    /// A plan or apply took longer than `sla:` promises.
+    SlaBreach,
 }
 
 impl NotifyEvent {
@@ -48,6 +50,7 @@ impl NotifyEvent {
             NotifyEvent::RolloutHalted => "rollout_halted",
             NotifyEvent::ApprovalWaiting => "approval_waiting",
             NotifyEvent::TokenExpiring => "token_expiring",
+            NotifyEvent::SlaBreach => "sla_breach",
         }
     }
 }
