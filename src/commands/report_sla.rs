@@ -63,8 +63,13 @@ pub fn run(args: &SlaArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let (samples, unmeasured) = crate::fleet::sla::samples(&events, &manager.config.sla, window);
     let report = crate::fleet::sla::report(&samples, unmeasured, window);
     match format {
-        SlaFormat::Md => cx.out.document(&crate::report::sla::markdown(&report)),
-        SlaFormat::Csv => cx.out.document(&crate::report::sla::csv(&samples)),
+        // The printer ends the document's last line.
+        SlaFormat::Md => cx
+            .out
+            .document(crate::report::sla::markdown(&report).trim_end()),
+        SlaFormat::Csv => cx
+            .out
+            .document(crate::report::sla::csv(&samples).trim_end()),
         SlaFormat::Json => cx
             .out
             .json(&report)

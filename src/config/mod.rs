@@ -14,8 +14,7 @@
 //! document becomes a typed section with its positions (`doc`), and the
 //! gate settings of `policies:` (`policies`, with the policy tools'
 //! settings in `policy_tools`; the policy layer evaluates them), and
-//! `drift:` (`drift`: cause issues, repair policies, accepted drift), and
-//! `sla:` (`sla`: the response times promised per environment).
+//! `drift:` (`drift`: cause issues, repair policies, accepted drift), `sla:` (`sla`).
 //!
 //! May import: `util` and the YAML crate.
 
@@ -74,7 +73,6 @@ pub use relay::{
 };
 pub use rollout::{HaltConfig, RolloutConfig, WaveConfig};
 pub use secrets::{EnvironmentSecrets, FleetRecipient, SecretsConfig};
-pub use sla::{SlaConfig, SlaTargets};
 pub use takes_part::Activity;
 use terraform::check_key_template;
 pub use terraform::{Backend, Engine, TerraformConfig};
@@ -190,7 +188,7 @@ pub struct ManagerConfig {
     pub drift: DriftConfig,
     /// Response times promised per environment (see [`sla`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub sla: SlaConfig,
+    pub sla: sla::SlaConfig,
 }
 
 /// `sync:` in fleetform.yml.

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use crate::audit::Entry;
-use crate::config::SlaConfig;
+use crate::config::sla::SlaConfig;
 use crate::report::sla::{Measure, Sample, SlaReport, SlaRow};
 
 /// The window a report covers, in Unix seconds: `since` inclusive,
@@ -141,7 +141,7 @@ pub fn seconds(t: &str) -> Option<i64> {
 mod tests {
     use super::*;
     use crate::audit::Times;
-    use crate::config::SlaTargets;
+    use crate::config::sla::SlaTargets;
 
     fn plan(customer: &str, event: &str, comment: &str) -> Entry {
         Entry {

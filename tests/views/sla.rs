@@ -4,7 +4,7 @@
 //! `github_loop::sla`'s.
 
 use fleetform::audit::{Entry, Times};
-use fleetform::config::{SlaConfig, SlaTargets};
+use fleetform::config::sla::{SlaConfig, SlaTargets};
 use fleetform::fleet::sla::{report, samples, Window};
 
 fn event(action: &str, customer: &str, env: &str, from: &str, to: &str, run: u64) -> Entry {
