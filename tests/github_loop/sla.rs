@@ -245,3 +245,48 @@ fn a_bad_sla_is_refused_at_its_line() {
         );
     }
 }
+
+/// Through the deploy workflow as GitHub runs it, with `sla:`: each plan
+/// job reads its own run with the job's GITHUB_TOKEN (`contents: read` is
+/// enough for "Get a workflow run") and the strict fake answers it; the
+/// plans are measured, nothing is refused.
+#[test]
+fn the_deploy_workflows_plan_jobs_read_their_run_with_their_own_token() {
+    use crate::support::actions_runner::Event;
+    let mut w = World::new();
+    w.fx.append(
+        "manager/fleetform.yml",
+        "\nsla:\n  staging:\n    plan_within: 15m\n  production:\n    plan_within: 15m\n",
+    );
+    let mut runner = crate::templates::deploy_run::deploy_runner(&w);
+    let sha = w.change_acme("feature", 3);
+    let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
+    ok(&w.trigger_pr(ACME, pr, "feature", &sha).0);
+    let d = w.last_dispatch();
+    w.gh.reset_counters();
+    let run = runner.run(&w.gh, "workflows/manager-deploy.yml", &Event::dispatch(&d));
+    run.assert_succeeded(&["authorise", "plan-staging", "plan-production", "conclude"]);
+    for job in ["plan-staging", "plan-production"] {
+        assert!(
+            !run.job(job).log.contains("is not measured against `sla:`"),
+            "{}",
+            run.job(job).log
+        );
+    }
+    let reads: Vec<_> =
+        w.gh.requests()
+            .into_iter()
+            .filter(|r| {
+                r.method == "GET"
+                    && r.path
+                        .starts_with(&format!("/repos/{MANAGER}/actions/runs/"))
+            })
+            .collect();
+    assert_eq!(reads.len(), 2, "{}", w.gh.request_lines());
+    assert!(
+        reads.iter().all(|r| r.status == 200),
+        "{}",
+        w.gh.request_lines()
+    );
+    w.gh.assert_clean();
+}
