@@ -157,6 +157,13 @@ fn the_sla_report_measures_the_loops_records_and_shows_a_forced_breach() {
         "{r}"
     );
     assert_eq!(r["unmeasured"], 0);
+    // The records store keeps the same events, and the same report.
+    let stored = common::Run::from(w.fx.fleetform())
+        .args(["report", "sla", "--records", "--json"])
+        .output();
+    ok(&stored);
+    assert_eq!(stored.json()["rows"], r["rows"]);
+    assert_eq!(stored.json()["breaches"], r["breaches"]);
 
     // The dashboard shows the same, its breach linked to its run.
     let html = w.fx.manager().join("dashboard.html");
