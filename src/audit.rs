@@ -61,6 +61,38 @@ pub struct Entry {
     /// Why, as the operator gave it (`--reason` of a day-2 operation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// GitHub's own times this event is measured by against `sla:`
+    /// (absent on other events and on older records).
+    #[serde(default, skip_serializing_if = "Times::is_empty")]
+    pub times: Times,
+}
+
+/// The times of a plan or an apply as GitHub stamped them (RFC 3339), never
+/// the runner's clock: what `fleetform report sla` measures.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Times {
+    /// When GitHub made the run for the customer's event: the workflow
+    /// run's `created_at` (the dispatch's arrival).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// When the plan comment on the customer's pull request was written:
+    /// its `updated_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// When the apply was approved: the latest approval counted (a review's
+    /// `submitted_at`, a comment's `created_at`), else when GitHub made the
+    /// apply's deployment, which it starts once a reviewer approves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
+    /// When the apply ended: its final deployment status's `created_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply: Option<String>,
+}
+
+impl Times {
+    pub fn is_empty(&self) -> bool {
+        *self == Times::default()
+    }
 }
 
 impl Entry {
@@ -142,6 +174,11 @@ impl Entry {
     }
     pub fn reason(mut self, r: &str) -> Self {
         self.reason = Some(r.into());
+        self
+    }
+    /// GitHub's times of this plan or apply.
+    pub fn times(mut self, t: Times) -> Self {
+        self.times = t;
         self
     }
 }

@@ -110,6 +110,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Doctor(a) => commands::doctor::run(a, dir, &cx),
         Command::Report(a) => match &a.command {
             Some(commands::ReportCommand::Cost(c)) => commands::report_cost::run(c, dir, &cx),
+            Some(commands::ReportCommand::Sla(s)) => commands::report_sla::run(s, dir, &cx),
             None => commands::report::run(a, dir, &cx),
         },
         Command::Init(a) => commands::init::run(a, &cx.out),

@@ -36,6 +36,7 @@ pub mod render;
 pub mod repair;
 pub mod report;
 pub mod report_cost;
+pub mod report_sla;
 pub mod request;
 pub mod rollout;
 pub mod state;
@@ -87,6 +88,18 @@ pub struct Cli {
     pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `fleetform report`'s reports beside the dashboard (each in its own
+/// command file, dispatched by `lib.rs`).
+#[derive(Debug, clap::Subcommand)]
+pub enum ReportCommand {
+    /// Response times against `sla:` per customer and environment (p50,
+    /// p95, max) over a window, and every breach with its run.
+    Sla(report_sla::SlaArgs),
+    /// One customer's cost per month and its changes in a month, from the
+    /// deployment records' Infracost estimates (Markdown, or CSV).
+    Cost(report_cost::CostArgs),
 }
 
 #[derive(Debug, Args)]
@@ -191,7 +204,7 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// The fleet dashboard: one self-contained HTML file from the records
     /// (a customers × environments grid, rollouts, applies per week, each
-    /// customer's history).
+    /// customer's history); `report sla`: response times against `sla:`.
     Report(ReportArgs),
     /// The customer's self-service files from the provider's schema: a
     /// GitHub issue form, its description for `fleetform request`, the
@@ -217,14 +230,6 @@ pub enum Command {
     /// Shell completions on stdout, e.g.
     /// `fleetform completions bash > /etc/bash_completion.d/fleetform`.
     Completions(CompletionsArgs),
-}
-
-/// A report of its own instead of the dashboard (`report <kind>`).
-#[derive(Debug, clap::Subcommand)]
-pub enum ReportCommand {
-    /// One customer's cost per month and its changes in a month, from the
-    /// deployment records' Infracost estimates (Markdown, or CSV).
-    Cost(report_cost::CostArgs),
 }
 
 /// One customer × product × environment.

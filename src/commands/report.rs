@@ -2,7 +2,8 @@
 //! What is deployed where comes from the deployment records, drift,
 //! failures, approvals waiting and the history from the audit events (the
 //! local log, or the records store with `--records`), the rollouts from
-//! their events. The aggregation is [`crate::fleet::dashboard`]'s, the page
+//! their events, the response times against `sla:` from the events
+//! ([`crate::fleet::sla`]). The aggregation is [`crate::fleet::dashboard`]'s, the page
 //! [`crate::report::dashboard`]'s.
 
 use clap::Args;
@@ -18,8 +19,9 @@ use crate::error::{Error, Result};
 use crate::report::dashboard::{Dashboard, RolloutView};
 
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
+#[command(subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
 pub struct ReportArgs {
+    /// Another report than the dashboard.
     #[command(subcommand)]
     pub command: Option<super::ReportCommand>,
     /// Where to write the dashboard (one HTML file).
@@ -36,9 +38,9 @@ pub struct ReportArgs {
 
 /// The dashboard (a report subcommand is dispatched by `lib.rs`).
 pub fn run(args: &ReportArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
-    let Some(html) = &args.html else {
+    let Some(out) = &args.html else {
         return Err(Error::usage(
-            "give --html OUT (the dashboard), or a report: `report cost`",
+            "give --html OUT (where to write the dashboard), or a report: `report cost`, `report sla`",
         ));
     };
     let (manager, registry) = crate::config::load(manager_dir)?;
@@ -76,6 +78,7 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
                 .note(&format!("the adoption waves' halts were not read: {e}"));
             Vec::new()
         }),
+        sla: sla(&manager, &events, now),
         drift_causes: crate::fleet::drift_causes::previous(&store).unwrap_or_else(|e| {
             cx.out.note(&format!(
                 "the drift causes were not read from the records: {e}"
@@ -83,18 +86,32 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
             None
         }),
     };
-    let html_out = html;
     let html = crate::report::dashboard::html(&d)
         .map_err(|e| Error::failed(format!("rendering the dashboard: {e}")))?;
-    crate::util::fs::write_atomic(html_out, html.as_bytes())
-        .map_err(|e| Error::failed(format!("{}: {e}", html_out.display())))?;
+    crate::util::fs::write_atomic(out, html.as_bytes())
+        .map_err(|e| Error::failed(format!("{}: {e}", out.display())))?;
     cx.out.result(&format!(
         "wrote {} ({}, {})",
-        html_out.display(),
+        out.display(),
         crate::util::text::count(d.customers.len(), "customer", "customers"),
         crate::util::text::count(d.rollouts.len(), "rollout", "rollouts")
     ));
     Ok(())
+}
+
+/// Response times against `sla:` over the last 30 days, when it promises
+/// any.
+fn sla(manager: &Manager, events: &[Entry], now: i64) -> Option<crate::report::sla::SlaView> {
+    if manager.config.sla.is_empty() {
+        return None;
+    }
+    let window = crate::fleet::sla::Window {
+        since: now - 30 * 86_400,
+        until: now + 1,
+    };
+    let (samples, unmeasured) = crate::fleet::sla::samples(events, &manager.config.sla, window);
+    let report = crate::fleet::sla::report(&samples, unmeasured, window);
+    Some(crate::report::sla::view(&report))
 }
 
 /// The pairs with an adoption under way or done (with products, each

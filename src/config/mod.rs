@@ -14,7 +14,7 @@
 //! document becomes a typed section with its positions (`doc`), and the
 //! gate settings of `policies:` (`policies`, with the policy tools'
 //! settings in `policy_tools`; the policy layer evaluates them), and
-//! `drift:` (`drift`: cause issues, repair policies, accepted drift).
+//! `drift:` (`drift`: cause issues, repair policies, accepted drift), `sla:` (`sla`).
 //!
 //! May import: `util` and the YAML crate.
 
@@ -48,6 +48,7 @@ mod relay;
 pub mod rollout;
 pub mod schema_formats;
 pub mod secrets;
+pub mod sla;
 mod takes_part;
 mod terraform;
 
@@ -188,6 +189,9 @@ pub struct ManagerConfig {
     /// Drift by cause, repairs by policy, accepted drift (see [`drift`]).
     #[serde(default)]
     pub drift: DriftConfig,
+    /// Response times promised per environment (see [`sla`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sla: sla::SlaConfig,
 }
 
 /// `sync:` in fleetform.yml.
@@ -402,6 +406,7 @@ impl Manager {
         self.check_notify()?;
         self.check_relay()?;
         self.check_drift()?;
+        self.check_sla()?;
         self.check_secrets()?;
         if c.status_context.trim().is_empty() {
             return Err(self.invalid("/status_context", "must not be empty"));

@@ -39,6 +39,8 @@ pub enum NotifyEvent {
     ApprovalWaiting,
     TokenExpiring,
     DrillFailed,
+    /// A plan or apply took longer than `sla:` promises.
+    SlaBreach,
 }
 
 impl NotifyEvent {
@@ -50,6 +52,7 @@ impl NotifyEvent {
             NotifyEvent::ApprovalWaiting => "approval_waiting",
             NotifyEvent::TokenExpiring => "token_expiring",
             NotifyEvent::DrillFailed => "drill_failed",
+            NotifyEvent::SlaBreach => "sla_breach",
         }
     }
 }

@@ -229,7 +229,7 @@ impl Manager {
     }
 }
 
-const DURATION: &str = "a duration: a number and `s`, `m`, `h` or `d` (`30m`)";
+pub(super) const DURATION: &str = "a duration: a number and `s`, `m`, `h` or `d` (`30m`)";
 
 #[cfg(test)]
 mod tests {

@@ -8,6 +8,7 @@
 //! (`parallel`), and a drift run's causes across the fleet and what each
 //! environment's repair policy does with its pairs (`drift_causes`), and
 //! the dashboard's view of every customer from the records (`dashboard`),
+//! response times against `sla:` from the audit events (`sla`),
 //! `render` (one pair's or every pair's variables, explained by origin)
 //! and `validate` (customer files against the schema).
 //!
@@ -30,6 +31,7 @@ pub mod products;
 pub mod render;
 pub mod run;
 pub mod select;
+pub mod sla;
 pub mod sync;
 pub mod validate;
 

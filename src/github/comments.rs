@@ -76,6 +76,16 @@ impl GitHub {
         issue: u64,
         body: &str,
     ) -> Result<Option<u64>, GitHubError> {
+        Ok(self.post_comment(repo, issue, body).await?.map(|w| w.id))
+    }
+
+    /// A new comment, with the time GitHub gave it.
+    async fn post_comment(
+        &self,
+        repo: &str,
+        issue: u64,
+        body: &str,
+    ) -> Result<Option<Written>, GitHubError> {
         let r = self
             .send(
                 Method::Create,
@@ -83,18 +93,27 @@ impl GitHub {
                 Some(&serde_json::json!({ "body": body })),
             )
             .await?;
-        Ok(r.body.get("id").and_then(Value::as_u64))
+        Ok(Written::from_body(&r.body))
     }
 
     /// Raw PATCH (octocrab's `update_comment` sends POST).
     pub async fn update_comment(&self, repo: &str, id: u64, body: &str) -> Result<(), GitHubError> {
-        self.send(
-            Method::Patch,
-            &format!("{}/issues/comments/{id}", repo_path(repo)),
-            Some(&serde_json::json!({ "body": body })),
-        )
-        .await
-        .map(|_| ())
+        self.patch_comment(repo, id, body).await.map(|_| ())
+    }
+
+    /// The comment's new body, with the time GitHub gave the edit.
+    async fn patch_comment(&self, repo: &str, id: u64, body: &str) -> Result<Written, GitHubError> {
+        let r = self
+            .send(
+                Method::Patch,
+                &format!("{}/issues/comments/{id}", repo_path(repo)),
+                Some(&serde_json::json!({ "body": body })),
+            )
+            .await?;
+        Ok(Written {
+            id,
+            at: Written::from_body(&r.body).and_then(|w| w.at),
+        })
     }
 
     pub async fn delete_comment(&self, repo: &str, id: u64) -> Result<(), GitHubError> {
@@ -126,6 +145,21 @@ impl GitHub {
         marker: &str,
         body: &str,
     ) -> Result<Option<u64>, GitHubError> {
+        Ok(self
+            .upsert_sticky(repo, issue, marker, body)
+            .await?
+            .map(|w| w.id))
+    }
+
+    /// [`Self::upsert_sticky_comment`], with the time GitHub gave the
+    /// comment's text (its `updated_at`).
+    pub async fn upsert_sticky(
+        &self,
+        repo: &str,
+        issue: u64,
+        marker: &str,
+        body: &str,
+    ) -> Result<Option<Written>, GitHubError> {
         let existing: Vec<u64> = self
             .list_comments(repo, issue)
             .await?
@@ -134,13 +168,13 @@ impl GitHub {
             .map(|c| c.id)
             .collect();
         if let Some(first) = existing.iter().min().copied() {
-            self.update_comment(repo, first, body).await?;
+            let written = self.patch_comment(repo, first, body).await?;
             for dup in existing.iter().filter(|id| **id != first) {
                 self.delete_comment(repo, *dup).await?;
             }
-            return Ok(Some(first));
+            return Ok(Some(written));
         }
-        match self.create_comment(repo, issue, body).await {
+        match self.post_comment(repo, issue, body).await {
             Err(GitHubError::Unanswered { .. }) => {
                 // The comment may exist now: look before posting again.
                 let now: Option<u64> = self
@@ -151,10 +185,7 @@ impl GitHub {
                     .map(|c| c.id)
                     .min();
                 match now {
-                    Some(id) => {
-                        self.update_comment(repo, id, body).await?;
-                        Ok(Some(id))
-                    }
+                    Some(id) => Ok(Some(self.patch_comment(repo, id, body).await?)),
                     // It may still land: posting again could leave two.
                     // The next run finds it (or posts it) and updates it.
                     None => {
@@ -165,5 +196,24 @@ impl GitHub {
             }
             other => other,
         }
+    }
+}
+
+/// A comment written: its id, and when GitHub says its text was written
+/// (`updated_at`, else `created_at`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub id: u64,
+    pub at: Option<String>,
+}
+
+impl Written {
+    fn from_body(b: &Value) -> Option<Written> {
+        let id = b.get("id").and_then(Value::as_u64)?;
+        let at = ["updated_at", "created_at"]
+            .iter()
+            .find_map(|k| b.get(*k).and_then(Value::as_str))
+            .map(str::to_string);
+        Some(Written { id, at })
     }
 }

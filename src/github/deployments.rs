@@ -113,6 +113,7 @@ impl GitHub {
     ) -> Result<(), GitHubError> {
         self.post_deployment_status(repo, id, state, description, log_url, true)
             .await
+            .map(drop)
     }
 
     /// [`GitHub::set_deployment_status`] of a deployment shown late:
@@ -128,6 +129,7 @@ impl GitHub {
     ) -> Result<(), GitHubError> {
         self.post_deployment_status(repo, id, state, description, log_url, false)
             .await
+            .map(drop)
     }
 
     async fn post_deployment_status(
@@ -138,7 +140,7 @@ impl GitHub {
         description: &CustomerText,
         log_url: Option<&str>,
         auto_inactive: bool,
-    ) -> Result<(), GitHubError> {
+    ) -> Result<Option<String>, GitHubError> {
         let mut body = json!({
             "state": state,
             "description": truncate_chars(description.as_str(), 140),
@@ -150,7 +152,13 @@ impl GitHub {
             body["auto_inactive"] = Value::Bool(false);
         }
         let path = format!("{}/deployments/{id}/statuses", repo_path(repo));
-        self.send(Method::Post, &path, Some(&body)).await.map(drop)
+        let answer = self.send(Method::Post, &path, Some(&body)).await?;
+        // When GitHub wrote it: an apply's end, as `report sla` measures.
+        Ok(answer
+            .body
+            .get("created_at")
+            .and_then(Value::as_str)
+            .map(str::to_string))
     }
 }
 
@@ -277,13 +285,29 @@ impl GitHub {
         run_url: Option<&str>,
         note: Note<'_>,
     ) -> bool {
+        self.apply_ended_at(repo, id, ok, description, run_url, note)
+            .await
+            .0
+    }
+
+    /// [`GitHub::apply_ended`], with when GitHub wrote the final status
+    /// (its `created_at`).
+    pub async fn apply_ended_at(
+        &self,
+        repo: &str,
+        id: u64,
+        ok: bool,
+        description: &CustomerText,
+        run_url: Option<&str>,
+        note: Note<'_>,
+    ) -> (bool, Option<String>) {
         let state = if ok { "success" } else { "failure" };
-        let set = self.set_deployment_status(repo, id, state, description, run_url);
+        let set = self.post_deployment_status(repo, id, state, description, run_url, true);
         match set.await {
-            Ok(()) => true,
+            Ok(at) => (true, at),
             Err(e) => {
                 note(format!("deployment {id}: {e}"));
-                !may_go_later(&e)
+                (!may_go_later(&e), None)
             }
         }
     }

@@ -142,7 +142,7 @@ pub use client::{
     MAX_PAGES,
 };
 pub use commands::CommentFacts;
-pub use comments::IssueComment;
+pub use comments::{IssueComment, Written};
 pub use count::sent_by_this_process;
 pub use customer_repos::CustomerRepos;
 pub use deployments::{may_go_later, NewDeployment, Started};

@@ -211,6 +211,9 @@ pub struct Dashboard {
     pub adoptions: Vec<super::adopt::PairStatus>,
     /// Adoption waves held by their halt.
     pub adoption_halts: Vec<super::adopt::WaveHalt>,
+    /// Response times against `sla:` over the last 30 days, when it
+    /// promises any.
+    pub sla: Option<super::sla::SlaView>,
 }
 
 /// A bar of the weekly chart, in SVG units.

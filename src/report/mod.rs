@@ -14,7 +14,8 @@
 //! comments say (`workflow`), and the repos `fleetform init` writes with
 //! the settings it prints (`scaffold`), and the fleet dashboard
 //! (`dashboard`), and an offboarding's preview (`offboard`), and an
-//! adoption's diff, status and waves (`adopt`).
+//! adoption's diff, status and waves (`adopt`), and response times
+//! against `sla:` (`sla`).
 //!
 //! May import: plain data types (`data`: plan summaries, verdicts and
 //! diagnostics; `audit::Entry`, `config::Unit`,
@@ -48,6 +49,7 @@ pub mod plan_text;
 pub mod repairs;
 pub mod rollout;
 pub mod scaffold;
+pub mod sla;
 pub mod summary;
 pub mod sync;
 pub mod table;

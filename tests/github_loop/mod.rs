@@ -7,5 +7,6 @@ pub(crate) mod end_to_end;
 pub(crate) mod older_code;
 pub(crate) mod pr_approvals;
 pub(crate) mod requests;
+pub(crate) mod sla;
 pub(crate) mod statuses;
 pub(crate) mod trigger;

@@ -245,6 +245,7 @@ fn every_state() -> fleetform::report::dashboard::Dashboard {
         drift_causes: None,
         adoptions: Vec::new(),
         adoption_halts: Vec::new(),
+        sla: None,
     }
 }
 

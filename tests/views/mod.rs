@@ -1,5 +1,6 @@
 //! What people read: the provider's counts, the dashboard (on a phone
-//! too), the first screen, one vocabulary, customer text and progress.
+//! too), the first screen, one vocabulary, customer text, progress and
+//! the response times against `sla:`.
 
 pub(crate) mod counts;
 pub(crate) mod customer_text;
@@ -8,4 +9,5 @@ pub(crate) mod drift_report;
 pub(crate) mod first_screen;
 pub(crate) mod phone;
 pub(crate) mod progress;
+pub(crate) mod sla;
 pub(crate) mod vocabulary;

@@ -126,8 +126,13 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, cx: &Context) -> Res
             })
             .collect();
         let approver = shared_checks(&runs, &manager, &manager_gh).await?;
+        let asked = super::sla::apply_asked(&manager, env, &manager_gh, &session.ctx, &cx.out);
+        let times = crate::audit::Times {
+            approval: asked.await,
+            ..Default::default()
+        };
         let opened = open_all(runs, &key, manager.has_products()).await?;
-        apply_in_order(opened, approver).await
+        apply_in_order(opened, approver, times).await
     })
 }
 
@@ -285,7 +290,11 @@ struct Opened<'a> {
 /// Each product in dependency order: not stale → gates → apply → report.
 /// A product whose needed product failed here is not applied; the first
 /// failure is the step's.
-async fn apply_in_order(opened: Vec<Opened<'_>>, approver: Option<String>) -> Result<()> {
+async fn apply_in_order(
+    opened: Vec<Opened<'_>>,
+    approver: Option<String>,
+    times: crate::audit::Times,
+) -> Result<()> {
     let mut failed: Vec<String> = Vec::new();
     let mut first_error = None;
     for Opened {
@@ -312,6 +321,7 @@ async fn apply_in_order(opened: Vec<Opened<'_>>, approver: Option<String>) -> Re
             approver: approver.clone(),
             approvers: Vec::new(),
             record,
+            times: times.clone(),
         };
         if let Err(e) = run.one(&checked).await {
             failed.push(product);
@@ -339,6 +349,8 @@ struct Checked {
     /// Who approved this plan on the pull request (`approvals:`).
     approvers: Vec<String>,
     record: GitHubRecord,
+    /// GitHub's times of this apply, for `sla:` (see [`super::sla`]).
+    times: crate::audit::Times,
 }
 
 impl Checked {
@@ -421,7 +433,14 @@ impl ApplyRun<'_> {
         }
         let deployment = self.deployment_started().await;
         let result = self.terraform_apply(pull.as_ref());
-        self.deployment_ended(deployment, &result).await;
+        let ended = self.deployment_ended(deployment, &result).await;
+        let checked = &Checked {
+            times: crate::audit::Times {
+                apply: ended,
+                ..checked.times.clone()
+            },
+            ..checked.clone()
+        };
         self.settle(result, checked).await
     }
 
@@ -447,19 +466,18 @@ impl ApplyRun<'_> {
         .await
     }
 
-    /// The deployment's end: `success`, or `failure` with why.
+    /// The deployment's end: `success`, or `failure` with why; when GitHub
+    /// wrote it.
     async fn deployment_ended(
         &self,
         id: Option<u64>,
         result: &std::result::Result<ApplyOutcome, Error>,
-    ) {
-        let Some(id) = id else {
-            return;
-        };
+    ) -> Option<String> {
+        let id = id?;
         let repo = &self.payload().customer_repo;
         let run_url = self.session.run_url.as_deref();
         super::deployments::dispatched_ended(self.gh(), (repo, id), result, run_url, &self.cx.out)
-            .await;
+            .await
     }
 
     /// Marks the unit `failure` with the reason; the refusal.

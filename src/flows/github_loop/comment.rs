@@ -12,7 +12,7 @@ use crate::report::customer::{comment, Comment, CustomerText};
 
 use super::session::gh_err;
 
-/// Writes the sticky comment. A PR that does not exist (or cannot take
+/// Writes the sticky comment, and says when GitHub wrote it. A PR that does not exist (or cannot take
 /// comments) is reported and skipped: the commit status still tells.
 pub(super) async fn sticky(
     gh: &GitHub,
@@ -21,12 +21,9 @@ pub(super) async fn sticky(
     marker: &str,
     body: &CustomerText,
     out: &Output,
-) -> Result<Option<u64>> {
-    match gh
-        .upsert_sticky_comment(repo, pr, marker, body.as_str())
-        .await
-    {
-        Ok(id) => Ok(id),
+) -> Result<Option<crate::github::Written>> {
+    match gh.upsert_sticky(repo, pr, marker, body.as_str()).await {
+        Ok(written) => Ok(written),
         Err(e) if matches!(e.status(), Some(403 | 404 | 410 | 422)) => {
             out.note(&format!("warning: no comment on {repo}#{pr}: {e}"));
             Ok(None)

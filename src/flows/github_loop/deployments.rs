@@ -176,15 +176,16 @@ pub(super) async fn dispatched_started(
 }
 
 /// The dispatched apply's deployment ends: `success`, or `failure` with
-/// why. One apply's deployment (3 writes) is not carried over: a status
-/// that could not be written is noted, as the deployment is.
+/// why; when GitHub wrote that status. One apply's deployment (3 writes)
+/// is not carried over: a status that could not be written is noted, as
+/// the deployment is.
 pub(super) async fn dispatched_ended(
     gh: &GitHub,
     (repo, id): (&str, u64),
     result: &std::result::Result<ApplyOutcome, Error>,
     run_url: Option<&str>,
     out: &Output,
-) {
+) -> Option<String> {
     let (ok, what) = match result {
         Ok(done) => (
             true,
@@ -197,9 +198,9 @@ pub(super) async fn dispatched_ended(
     };
     let description = deployment(&what);
     let note = |n: String| out.note(&n);
-    let _written = gh
-        .apply_ended(repo, id, ok, &description, run_url, &note)
-        .await;
+    gh.apply_ended_at(repo, id, ok, &description, run_url, &note)
+        .await
+        .1
 }
 
 /// What a day-2 operation's deployment says.

@@ -55,6 +55,7 @@
 //! - `second_person`, `approvals`: who let an apply through, and the
 //!   approval rules of a customer's `approvals:`.
 //! - `customer_files`: the customer's files read on its default branch.
+//! - `sla`: the times a plan is measured by against `sla:`, GitHub's own.
 //! - `handoff`: the key job's customer secrets identity, sealed for the
 //!   plan and apply jobs of its run, and opened there.
 //! - `trigger`, `trigger_relay`, `trigger_comment`: the customer side: check the values,
@@ -87,6 +88,7 @@ pub mod record;
 pub mod request;
 pub mod second_person;
 pub mod session;
+mod sla;
 pub mod status;
 pub mod trigger;
 mod trigger_comment;

@@ -141,6 +141,7 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, cx: &Context) -> Resul
         Stage::Plan,
         cx,
     )?;
+    let sla = super::sla::client(&session.rt, &manager, &session.ctx, cx)?;
     session.rt.block_on(async {
         let customer =
             authorise_session(&session, &registry, &manager, Stage::Plan, &cx.out).await?;
@@ -181,6 +182,7 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, cx: &Context) -> Resul
             settings: &settings,
             reporter: &reporter,
             handed: handed.as_ref(),
+            event_at: super::sla::run_created(sla.as_ref(), &session.ctx, &cx.out).await,
             cx,
         };
         for view in &views {
@@ -200,6 +202,8 @@ struct Products<'a> {
     reporter: &'a Reporter<'a>,
     /// The customer's secrets identities the key job handed over.
     handed: Option<&'a crate::values::secret_files::Keys>,
+    /// When GitHub made this run (with `sla:`), see [`super::sla`].
+    event_at: Option<String>,
     cx: &'a Context,
 }
 
@@ -248,6 +252,7 @@ impl Products<'_> {
             key: self.key,
             out_dir: &self.settings.out,
             reporter: self.reporter,
+            event_at: self.event_at.clone(),
             cx: self.cx,
         };
         let source = match source {
@@ -296,6 +301,7 @@ struct PlanRun<'a> {
     key: &'a ArtifactKey,
     out_dir: &'a Path,
     reporter: &'a Reporter<'a>,
+    event_at: Option<String>,
     cx: &'a Context,
 }
 
@@ -407,7 +413,7 @@ impl PlanRun<'_> {
     ) -> Result<EnvResult> {
         let (slug, payload, cx) = (&self.customer.slug, self.payload(), self.cx);
         let marker = product_marker(slug, self.product(), env);
-        let comment_id = match payload.pr {
+        let written = match payload.pr {
             Some(pr) => {
                 sticky(
                     self.gh(),
@@ -423,6 +429,12 @@ impl PlanRun<'_> {
             }
             None => None,
         };
+        let comment_id = written.as_ref().map(|w| w.id);
+        let times = crate::audit::Times {
+            event: self.event_at.clone(),
+            comment: written.and_then(|w| w.at),
+            ..Default::default()
+        };
         let apply_follows = self.session.dispatched.event_type == EVENT_APPLY;
         let (state, description) = plan_status(&p.summary, apply_follows);
         if let Some(v) = &p.summary.gates {
@@ -435,7 +447,7 @@ impl PlanRun<'_> {
             .map_err(gh_err)?;
         write_record(dir, &self.record(comment_id))?;
         seal_plan(self.key, slug, &place, dir)?;
-        self.record_planned(env, &p.summary);
+        self.record_planned(env, &p.summary, times);
         Ok(EnvResult {
             product: self.manager.product.clone(),
             environment: env.to_string(),
@@ -461,7 +473,7 @@ impl PlanRun<'_> {
     }
 
     /// The values-free step summary and the audit line of a plan.
-    fn record_planned(&self, env: &str, s: &PlanSummary) {
+    fn record_planned(&self, env: &str, s: &PlanSummary, times: crate::audit::Times) {
         let payload = self.payload();
         let place = slot(self.product(), env);
         // In a batch run one approval of an environment releases every
@@ -493,12 +505,14 @@ impl PlanRun<'_> {
         } else {
             "no-changes"
         };
-        self.cx.record(
-            self.entry("plan", result, env)
-                .plan(Some(&s.plan_sha256))
-                .identity(s.identity.as_ref().map(|i| i.plan.role_arn.as_str()))
-                .detail(s.headline()),
-        );
+        let e = self
+            .entry("plan", result, env)
+            .plan(Some(&s.plan_sha256))
+            .identity(s.identity.as_ref().map(|i| i.plan.role_arn.as_str()))
+            .detail(s.headline())
+            .times(times);
+        super::sla::notify_breach(self.manager, &e, self.cx);
+        self.cx.record(e);
     }
 
     /// An audit line about this unit.
@@ -566,6 +580,7 @@ impl PlanRun<'_> {
                     &cx.out,
                 )
                 .await?
+                .map(|w| w.id)
             }
             None => None,
         };

@@ -74,7 +74,8 @@ impl ApplyRun<'_> {
             .approvers(&checked.approvers)
             .approval(checked.approval())
             .identity(role.as_deref())
-            .plan(Some(&done.plan_sha256));
+            .plan(Some(&done.plan_sha256))
+            .times(checked.times.clone());
         let kept = crate::records::record_deployment(
             &crate::records::Store::for_customer_role(self.manager, &self.cx.net),
             &self.manager.unit(slug, env),
@@ -88,6 +89,7 @@ impl ApplyRun<'_> {
                 run_url: self.session.run_url.clone(),
             },
         );
+        super::super::sla::notify_breach(self.manager, &audit, self.cx);
         self.cx.record(audit);
         if let Err(e) = kept {
             self.cx.out.error(&format!(
