@@ -206,6 +206,7 @@ fn schedules_avoid_the_peak_minutes() {
             "manager-dashboard.yml",
             "manager-doctor.yml",
             "manager-drift.yml",
+            "manager-drill.yml",
             "manager-poll.yml",
             "manager-rollout.yml"
         ]
