@@ -236,6 +236,27 @@ impl StateBucket {
         )
     }
 
+    /// Turns versioning on (`PUT ?versioning`, `Status: Enabled`): from
+    /// then on every write of a state keeps the version it replaces.
+    /// Nothing is deleted or rewritten.
+    pub fn enable_versioning(&self) -> Result<(), RecordsError> {
+        let name = self.settings.bucket.clone();
+        self.run("turning on versioning of", &name.clone(), move |http, s| async move {
+            use base64::Engine as _;
+            use md5::Digest as _;
+            let body = "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Status>Enabled</Status></VersioningConfiguration>";
+            let mut req = s.request(http::Method::PUT, "", &[("versioning", "")]);
+            let md5 = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(body));
+            req.headers.push(("content-md5", md5));
+            req.body = Bytes::from_static(body.as_bytes());
+            let sent = s3_http::send(&http, &req, MAX_ERROR_BODY).await;
+            match &sent.answer {
+                Ok(a) if a.status.is_success() => Ok(()),
+                _ => Err(failed("turning on versioning of", &name, &sent)),
+            }
+        })
+    }
+
     /// The versions of `key` (delete markers too), newest first.
     pub fn versions(&self, key: &str) -> Result<Vec<ObjectVersion>, RecordsError> {
         let owned = key.to_string();

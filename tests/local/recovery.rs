@@ -562,3 +562,52 @@ fn on_the_local_backend_the_backup_is_listed_and_restored() {
         "{after:#?}"
     );
 }
+
+/// `doctor --fix` turns on the state bucket's versioning (#83 point 1):
+/// planned with its doctor row, applied with `--yes`, recorded; doctor's
+/// row then passes and a second `--fix` plans nothing for the bucket.
+#[test]
+fn doctor_fix_turns_on_the_state_buckets_versioning() {
+    let moto = Moto::start();
+    state_bucket(&moto, false);
+    let w = on_s3(&moto, 1);
+    let gh = w.operators_on_github();
+    let doctor = |args: &[&str]| {
+        w.fleetform()
+            .env("GITHUB_API_URL", gh.api_url())
+            .env("FLEETFORM_TOKEN", gh.token())
+            .env("FLEETFORM_MANAGER_TOKEN", gh.token())
+            .args(["doctor", "--repo", MANAGER])
+            .args(args)
+            .output()
+    };
+    let line = "turn on versioning of the state bucket s3://";
+    let out = doctor(&["--fix"]);
+    assert!(
+        out.stdout.contains(line)
+            && out.stdout.contains("(it was never on)")
+            && out.stdout.contains("[doctor: state bucket versioning]"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    let out = doctor(&["--fix", "--yes"]);
+    assert!(
+        out.stdout.contains(&format!("done: {line}")),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    let report = doctor(&["--json"]);
+    let report: Value = serde_json::from_str(&report.stdout).unwrap();
+    let row = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["what"] == "state bucket versioning")
+        .unwrap()
+        .clone();
+    assert_eq!(row["result"], "pass", "{row}");
+    let out = doctor(&["--fix"]);
+    assert!(!out.stdout.contains(line), "{}", out.stdout);
+}

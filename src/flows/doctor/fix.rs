@@ -128,6 +128,55 @@ pub fn plan(expected: &[(String, String)], envs: &[EnvironmentFacts]) -> Vec<Fix
         .collect()
 }
 
+/// The state bucket's versioning, off (`doctor`'s row `state bucket
+/// versioning`): turned on by `--fix`.
+struct BucketFix {
+    bucket: crate::records::state_bucket::StateBucket,
+    /// `Suspended`, or `None` when it was never on.
+    now: Option<String>,
+}
+
+impl BucketFix {
+    fn line(&self) -> String {
+        let now = match self.now.as_deref() {
+            Some(s) => format!("it is {s} now"),
+            None => "it was never on".into(),
+        };
+        format!(
+            "turn on versioning of the state bucket {} ({now}): every write of a state then keeps the version it replaces; nothing is deleted  [doctor: state bucket versioning]",
+            self.bucket.describe("").trim_end_matches('/')
+        )
+    }
+}
+
+/// The state bucket of an s3 backend, read: its versioning to turn on,
+/// or what is left when it could not be read. Nothing for the local
+/// backend or a bucket already versioned.
+fn plan_bucket(
+    manager: &Manager,
+    net: &crate::net::Settings,
+) -> (Option<BucketFix>, Option<String>) {
+    let Some(bucket) = crate::records::state_bucket::StateBucket::for_manager(manager, net) else {
+        return (None, None);
+    };
+    match bucket.facts() {
+        Ok(f) if f.versioning.as_deref() == Some("Enabled") => (None, None),
+        Ok(f) => (
+            Some(BucketFix {
+                bucket,
+                now: f.versioning,
+            }),
+            None,
+        ),
+        Err(e) => (
+            None,
+            Some(format!(
+                "left for you: the state bucket's versioning could not be read ({e}): give this run AWS credentials that read and set the bucket's versioning  [doctor: state bucket versioning]"
+            )),
+        ),
+    }
+}
+
 /// Everything one run would change.
 struct Changes {
     branch: String,
@@ -135,6 +184,8 @@ struct Changes {
     secrets: Vec<Group>,
     /// The age identities to make (`fix_keys`).
     keys: Vec<crate::doctor::AgeKey>,
+    /// The state bucket's versioning to turn on.
+    bucket: Option<BucketFix>,
     settings: Vec<Setting>,
     /// What is left to the provider, said on lines of their own.
     left: Vec<String>,
@@ -142,7 +193,11 @@ struct Changes {
 
 impl Changes {
     fn count(&self) -> usize {
-        self.environments.len() + self.secrets.len() + self.keys.len() + self.settings.len()
+        self.environments.len()
+            + self.secrets.len()
+            + self.keys.len()
+            + self.settings.len()
+            + usize::from(self.bucket.is_some())
     }
 }
 
@@ -166,8 +221,11 @@ pub fn run(
     let api = GitHub::api_url_from_env();
     let (gh, _) = super::token_clients(settings, &rt, &api, cx)?;
     let repo = settings.repo.as_str();
+    let (bucket, bucket_left) = plan_bucket(&manager, &cx.net);
     rt.block_on(async {
-        let changes = changes(&gh, repo, &manager, &registry, rotate).await?;
+        let mut changes = changes(&gh, repo, &manager, &registry, rotate).await?;
+        changes.bucket = bucket;
+        changes.left.extend(bucket_left);
         for f in &changes.environments {
             cx.out.result(&f.line(&changes.branch));
         }
@@ -179,6 +237,9 @@ pub fn run(
         }
         for x in &changes.settings {
             cx.out.result(&x.line());
+        }
+        if let Some(b) = &changes.bucket {
+            cx.out.result(&b.line());
         }
         for line in &changes.left {
             cx.out.result(line);
@@ -199,6 +260,18 @@ pub fn run(
         let planned = crate::util::text::count(changes.count(), "change", "changes");
         keep_intent(cx, "doctor-fix", format!("{repo}: {planned} to apply"))?;
         apply_changes(&gh, repo, &changes, &manager.root, cx).await?;
+        if let Some(b) = &changes.bucket {
+            b.bucket.enable_versioning().map_err(|e| {
+                Error::failed(format!(
+                    "{e}; every other change was applied (give this run AWS credentials that may set the bucket's versioning, and run --fix again)"
+                ))
+            })?;
+            cx.record(
+                crate::audit::Entry::now("doctor-fix", "applied")
+                    .detail(format!("{repo}: {}", b.line())),
+            );
+            cx.out.result(&format!("done: {}", b.line()));
+        }
         if !changes.keys.is_empty() {
             cx.out.result(
                 "fleetform.yml now names the new keys' recipients: commit it (the keys open nothing sealed to other recipients)",
@@ -293,6 +366,7 @@ async fn changes(
         branch: info.default_branch,
         secrets,
         keys,
+        bucket: None,
         settings,
         left,
     })
