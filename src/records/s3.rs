@@ -191,7 +191,7 @@ impl Signer {
     }
 }
 
-fn io(what: &'static str, key: &str, reason: impl std::fmt::Display) -> RecordsError {
+pub(super) fn io(what: &'static str, key: &str, reason: impl std::fmt::Display) -> RecordsError {
     RecordsError::Io {
         what,
         key: key.to_string(),
@@ -200,7 +200,7 @@ fn io(what: &'static str, key: &str, reason: impl std::fmt::Display) -> RecordsE
 }
 
 /// The error of a request that ended without the answer hoped for.
-fn failed(what: &'static str, key: &str, sent: &Sent) -> RecordsError {
+pub(super) fn failed(what: &'static str, key: &str, sent: &Sent) -> RecordsError {
     let reason = match &sent.answer {
         Ok(a) => a.describe(),
         Err(f) => f.to_string(),

@@ -67,21 +67,7 @@ pub struct BucketFacts {
     pub encryption: Option<String>,
 }
 
-fn io(what: &'static str, key: &str, reason: impl std::fmt::Display) -> RecordsError {
-    RecordsError::Io {
-        what,
-        key: key.to_string(),
-        reason: reason.to_string(),
-    }
-}
-
-fn failed(what: &'static str, key: &str, sent: &Sent) -> RecordsError {
-    let reason = match &sent.answer {
-        Ok(a) => a.describe(),
-        Err(f) => f.to_string(),
-    };
-    io(what, key, format!("{reason}{}", sent.note()))
-}
+use super::s3::{failed, io};
 
 /// The job's `AWS_*` credential, as Terraform's s3 backend reads it.
 fn credentials(var: impl Fn(&str) -> Option<String>) -> Result<Credentials, String> {

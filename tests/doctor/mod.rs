@@ -4,7 +4,7 @@
 mod action_refs;
 pub(crate) mod dashboard;
 pub(crate) mod fix;
-mod fix_keys;
+pub(crate) mod fix_keys;
 pub(crate) mod fix_secrets;
 mod fix_settings;
 pub(crate) mod inbox;

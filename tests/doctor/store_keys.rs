@@ -83,20 +83,7 @@ fn a_new_customers_identity_goes_sealed_into_its_own_environment_and_nowhere_els
     let identity = open(&python, &secret_key, &sealed["FLEETFORM_SECRETS_KEY"].1);
     assert!(identity.starts_with("AGE-SECRET-KEY-1"), "an age identity");
     // Its recipient is the registry's.
-    let mut keygen = std::process::Command::new("age-keygen")
-        .arg("-y")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("age-keygen (Debian `age`)");
-    use std::io::Write as _;
-    keygen
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{identity}\n").as_bytes())
-        .unwrap();
-    let recipient = String::from_utf8(keygen.wait_with_output().unwrap().stdout).unwrap();
+    let recipient = crate::doctor::fix_keys::recipient_of(&identity);
     let registry = fx.read("manager/customers.yml");
     assert!(
         registry.contains(&format!("staging: {}", recipient.trim())),

@@ -400,19 +400,7 @@ fn open(dir: &Path, sha256: &str, unit: &Unit) -> Result<SealedRestore> {
         FILE,
     )?;
     let path = dir.join(FILE);
-    let bytes = crate::util::fs::read_bounded(&path, 1 << 20).map_err(|e| {
-        Error::refused(format!(
-            "no sealed restore at {}: {e}; download the preview job's artifact there",
-            path.display()
-        ))
-    })?;
-    let digest = crate::util::fs::sha256_bytes(&bytes);
-    if !digest.eq_ignore_ascii_case(sha256) {
-        return Err(Error::refused(format!(
-            "the preview at {} has digest {digest}, not the approved {sha256}; nothing was changed",
-            path.display()
-        )));
-    }
+    let bytes = super::state_preview::approved(&path, sha256, "restore")?;
     let s: SealedRestore = serde_json::from_slice(&bytes)
         .map_err(|e| Error::refused(format!("the sealed restore {}: {e}", path.display())))?;
     if s.format != FORMAT

@@ -129,19 +129,7 @@ impl Sealed {
         // The job holding the artifact key runs only the sealed copy.
         crate::flows::github_loop::artifact::open_preview(unit.0, unit.2, dir, FILE)?;
         let path = dir.join(FILE);
-        let bytes = crate::util::fs::read_bounded(&path, 1 << 20).map_err(|e| {
-            Error::refused(format!(
-                "no sealed preview at {}: {e}; download the preview job's artifact there",
-                path.display()
-            ))
-        })?;
-        let digest = crate::util::fs::sha256_bytes(&bytes);
-        if !digest.eq_ignore_ascii_case(sha256) {
-            return Err(Error::refused(format!(
-                "the preview at {} has digest {digest}, not the approved {sha256}; nothing was changed",
-                path.display()
-            )));
-        }
+        let bytes = approved(&path, sha256, "preview")?;
         let sealed: Sealed = serde_json::from_slice(&bytes)
             .map_err(|e| Error::refused(format!("the sealed preview {}: {e}", path.display())))?;
         let (customer, product, environment) = unit;
@@ -208,6 +196,26 @@ pub fn run_error(e: Error) -> Error {
 
 fn scratch_dir(dir: &Path) -> PathBuf {
     dir.join(".state-read")
+}
+
+/// The bytes of the sealed `what` (a preview, a restore) at `path`, once
+/// their digest is the one the second person approved; refused otherwise,
+/// nothing changed.
+pub(crate) fn approved(path: &Path, sha256: &str, what: &str) -> Result<Vec<u8>> {
+    let bytes = crate::util::fs::read_bounded(path, 1 << 20).map_err(|e| {
+        Error::refused(format!(
+            "no sealed {what} at {}: {e}; download the preview job's artifact there",
+            path.display()
+        ))
+    })?;
+    let digest = crate::util::fs::sha256_bytes(&bytes);
+    if !digest.eq_ignore_ascii_case(sha256) {
+        return Err(Error::refused(format!(
+            "the preview at {} has digest {digest}, not the approved {sha256}; nothing was changed",
+            path.display()
+        )));
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]
