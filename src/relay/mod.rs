@@ -45,7 +45,6 @@ mod subject;
 pub mod tokens;
 pub mod webhook;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -236,10 +235,6 @@ pub struct Relay {
     pub(crate) replays: replay::Replays,
     pub events: events::Events,
     pub queue: queue::Queue,
-    /// Commit titles read, by repository id and commit: a commit never
-    /// changes, so callers asking again about one event (a burst of
-    /// retries) read it once.
-    titles: std::sync::Mutex<HashMap<(u64, String), String>>,
     /// Recovery sweeps finished ([`Relay::recover`] ran through the
     /// records store), shown by `/healthz`: what an operator (or a test)
     /// waits on to know a sweep ran since a moment, instead of a clock.
@@ -270,7 +265,6 @@ impl Relay {
             settings,
             jwks,
             registry: Mutex::new(None),
-            titles: std::sync::Mutex::new(HashMap::new()),
             sweeps: std::sync::atomic::AtomicU64::new(0),
             asked: first_asked::FirstAsked::default(),
         }

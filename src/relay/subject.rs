@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::oidc::Claims;
 use super::{Answer, Relay};
 use crate::config::Customer;
-use crate::dispatch::{is_sha, pr_from_commit_message};
+use crate::dispatch::is_sha;
 use crate::report::customer::Refusal;
 
 /// The largest `/dispatch` body read.
@@ -191,13 +191,10 @@ impl Relay {
                 self.pull_subject(&repo, n, claims, &mut subject).await?;
             }
             // A push names its pull request through its own commit, which
-            // the relay reads: a pull request the caller names is not
+            // the manager reads: a pull request the caller names is not
             // taken (a merge commit is never its pull request's head, so
             // checking it as one refused every merge's apply).
-            ("push" | "workflow_dispatch", _) => {
-                subject.pr = None;
-                self.branch_subject(&repo, claims, &mut subject).await?;
-            }
+            ("push" | "workflow_dispatch", _) => Relay::branch_subject(claims, &mut subject)?,
             ("issue_comment", _) => {
                 let repo = (claims.repository.as_str(), claims.repository_id);
                 self.comment_subject(repo, req.comment, req.pr, &mut subject)
@@ -238,66 +235,24 @@ impl Relay {
         Ok(())
     }
 
-    /// A push (or manual run) on a branch: the default branch plans for an
-    /// apply, naming the merged pull request when the commit says it.
-    async fn branch_subject(
-        &self,
-        repo: &str,
-        claims: &Claims,
-        subject: &mut Subject,
-    ) -> Result<(), Answer> {
-        let Some(branch) = claims.git_ref.strip_prefix("refs/heads/") else {
+    /// A push (or manual run) on a branch: sent for an apply, and the
+    /// manager decides. The OIDC token proves the repository (by id), the
+    /// commit and the branch; whether that branch is the default one, and
+    /// which pull request the commit merged, the manager's `authorise`
+    /// reads from GitHub with the customer App's token it holds anyway
+    /// (`flows::github_loop::relayed_push`). So a burst of pushes costs the
+    /// relay no token mint and no read per customer: batch writes only.
+    fn branch_subject(claims: &Claims, subject: &mut Subject) -> Result<(), Answer> {
+        if claims.git_ref.strip_prefix("refs/heads/").is_none() {
             return Err(Answer::refused(Refusal::NotABranch));
-        };
-        let gh = self
-            .customer_client(repo, Some(claims.repository_id))
-            .await?;
-        let facts = gh
-            .repo_facts(repo)
-            .await
-            .map_err(|e| Answer::github(&e))?
-            .ok_or_else(|| Answer::refuse(404, "no_repo", format!("{repo} cannot be read")))?;
-        if facts.id != claims.repository_id {
-            return Err(Answer::refused(Refusal::NotTheTokensRepo { repo }));
         }
-        if branch == facts.default_branch {
-            subject.apply = true;
-            let title = self.commit_title(&gh, repo, claims).await?;
-            subject.pr = pr_from_commit_message(&title);
-        }
+        subject.apply = true;
+        subject.pr = None;
         Ok(())
     }
 }
 
-/// Commit titles kept at the most; when full, all are forgotten (each is
-/// one GET to read again).
-const TITLES_KEPT: usize = 10_000;
-
 impl Relay {
-    /// The first line of the token's commit: kept, or read now.
-    async fn commit_title(
-        &self,
-        gh: &crate::github::GitHub,
-        repo: &str,
-        claims: &Claims,
-    ) -> Result<String, Answer> {
-        let key = (claims.repository_id, claims.sha.clone());
-        let titles = || self.titles.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(title) = titles().get(&key).cloned() {
-            return Ok(title);
-        }
-        let title = gh
-            .commit_title(repo, &claims.sha)
-            .await
-            .map_err(|e| Answer::github(&e))?;
-        let mut kept = titles();
-        if kept.len() >= TITLES_KEPT {
-            kept.clear();
-        }
-        kept.insert(key, title.clone());
-        Ok(title)
-    }
-
     /// The files a dispatch lists: those named, each one fleetform reads
     /// (once each, in the manager's order), or the variables file alone.
     fn requested_files(&self, named: Option<&[String]>) -> Result<Vec<String>, Answer> {

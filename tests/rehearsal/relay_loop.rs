@@ -162,16 +162,23 @@ fn a_pull_request_is_planned_and_its_merge_applied_through_the_relay() {
         .any(|c| c.body.contains("customer=acme environment=production")));
 
     // Merged: the push is applied, production after a reviewer. The relay
-    // names the merged pull request from the merge commit (a trigger that
-    // named it itself was refused: a merge commit is never its pull
-    // request's head).
+    // names no pull request for a push (it reads nothing on the customer's
+    // repo); the manager names the merged one from the merge commit, and
+    // reports there (a trigger that named it itself was refused: a merge
+    // commit is never its pull request's head).
     let (merged, d) = merged_and_applied(
         &rw,
         (&mut customer, &mut manager),
         (TRIGGER, deploy),
         (ACME, pr, "feature"),
     );
-    assert_eq!(d["client_payload"]["pr"], pr);
+    assert_eq!(d["client_payload"]["pr"], serde_json::Value::Null);
+    assert!(
+        w.gh.comments(ACME, pr)
+            .iter()
+            .any(|c| c.body.contains(&merged[..7])),
+        "the merge's plan is not reported on #{pr}"
+    );
     let production =
         w.gh.status_of(ACME, &merged, "infra/terraform-deploy/production")
             .expect("a production status");

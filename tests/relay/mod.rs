@@ -11,6 +11,7 @@ pub(crate) mod issuer;
 pub(crate) mod once;
 pub(crate) mod poll_state;
 pub(crate) mod products;
+pub(crate) mod pushes;
 pub(crate) mod redeliver;
 pub(crate) mod replays;
 pub(crate) mod rotation;

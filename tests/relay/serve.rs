@@ -352,15 +352,17 @@ fn a_valid_token_dispatches_once_as_the_app_and_a_replay_is_refused() {
         &json!({ "token": token, "files": ["infra/variables.yml"] }),
     );
     assert_eq!(status, 202, "{answer}");
-    // The book's "Request budgets": a push to the default branch, and the
-    // first time what requests share (the registry; each App's token for
-    // its repository and the installation's lookup).
+    // The book's "Request budgets": a push, and the first time what
+    // requests share (the registry; the manager App's token for the
+    // manager repo and the installation's lookup). Nothing is read on the
+    // customer's repo, and no customer token is minted: the manager reads
+    // the push's branch and pull request.
     let b = Budgets::from_book();
     let token_cost = b.n(DISPATCH, " per repository per 50 min")
         + b.n(DISPATCH, " for the installation's lookup");
     assert_eq!(
         rw.w.gh.request_count_but(SWEEP_PATH),
-        b.lead(DISPATCH) + b.n(DISPATCH, " per 30 s)") + 2 * token_cost,
+        b.lead(DISPATCH) + b.n(DISPATCH, " per 30 s)") + token_cost,
         "{}",
         rw.w.gh.request_lines()
     );

@@ -383,7 +383,7 @@ pub fn authorise_dispatch(
     manager_dir: &Path,
     cx: &Context,
 ) -> Result<Authorised> {
-    let dispatched = read_event(ctx)?;
+    let mut dispatched = read_event(ctx)?;
     let (manager, registry) = crate::config::load(manager_dir)?;
     let rt = runtime()?;
     let permissions = super::session::access::authorise(&dispatched.payload);
@@ -401,6 +401,7 @@ pub fn authorise_dispatch(
         )
         .await?;
         not_a_stale_rerun(rerun.as_ref(), ctx).await?;
+        super::relayed_push::resolve(&manager, &gh, &mut dispatched, Stage::Plan).await?;
         Ok::<_, Error>(customer)
     })?;
     // Claimed once authenticated, before anything is written for it (a

@@ -48,7 +48,11 @@ pub enum Concluded {
 pub fn conclude(needs: &Value, manager_dir: &Path, cx: &Context) -> Result<Concluded> {
     let ctx = RunContext::from_env();
     let dispatched = read_event(&ctx)?;
-    let applies = dispatched.event_type == EVENT_APPLY;
+    // What the authorise job made of the dispatch (a push the relay sent
+    // applies only on the default branch: `relayed_push`), else the
+    // dispatch's own type.
+    let authorised = job(needs, "authorise").and_then(|(_, o)| o.get("event_type")?.as_str());
+    let applies = authorised.unwrap_or(&dispatched.event_type) == EVENT_APPLY;
     let (manager, registry) = crate::config::load(manager_dir)?;
     let rt = runtime()?;
     let permissions = super::session::access::conclude(&dispatched.payload, manager.has_products());

@@ -55,6 +55,9 @@
 //! - `second_person`, `approvals`: who let an apply through, and the
 //!   approval rules of a customer's `approvals:`.
 //! - `customer_files`: the customer's files read on its default branch.
+//! - `relayed_push`: a push the relay dispatched made whole by the
+//!   manager: applied only on the default branch, reported on the pull
+//!   request its commit merged.
 //! - `sla`: the times a plan is measured by against `sla:`, GitHub's own.
 //! - `handoff`: the key job's customer secrets identity, sealed for the
 //!   plan and apply jobs of its run, and opened there.
@@ -85,6 +88,7 @@ pub mod once;
 pub mod plan;
 pub mod products;
 pub mod record;
+mod relayed_push;
 pub mod request;
 pub mod second_person;
 pub mod session;

@@ -29,6 +29,7 @@ use super::fetch::{fetch_source, planned_environments, pull_for_gates};
 use super::invalid::InvalidRun;
 use super::products::{at_pins, settle, slot, slots, subscribed, Blocked, Planned};
 use super::record::{audit_refusal, audit_waivers, entry, values_free};
+use super::relayed_push;
 use super::session::{gh_err, open_session, Session};
 use super::status::Reporter;
 
@@ -126,12 +127,22 @@ pub fn plan(settings: PlanSettings, manager_dir: &Path, cx: &Context) -> Result<
 
 fn plan_inner(settings: PlanSettings, manager_dir: &Path, cx: &Context) -> Result<()> {
     let key = artifact_key()?;
-    let session = open_session(settings.dry_run, super::session::access::PLAN, cx)?;
+    let mut session = open_session(settings.dry_run, super::session::access::PLAN, cx)?;
     let (manager, registry) = crate::config::load(manager_dir)?;
     if !manager.has_products() {
         // Configuration errors before any request.
         crate::engine::Engine::with_terraform(&manager, settings.terraform.as_deref())?;
     }
+    let customer = session.rt.block_on(authorise_session(
+        &session,
+        &registry,
+        &manager,
+        Stage::Plan,
+        &cx.out,
+    ))?;
+    let resolved =
+        relayed_push::resolve(&manager, &session.gh, &mut session.dispatched, Stage::Plan);
+    session.rt.block_on(resolved)?;
     let (gh, dispatched) = (&session.gh, &session.dispatched);
     let rerun = super::authorise::rerun_client(
         &session.rt,
@@ -143,8 +154,6 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, cx: &Context) -> Resul
     )?;
     let sla = super::sla::client(&session.rt, &manager, &session.ctx, cx)?;
     session.rt.block_on(async {
-        let customer =
-            authorise_session(&session, &registry, &manager, Stage::Plan, &cx.out).await?;
         super::authorise::not_a_stale_rerun(rerun.as_ref(), &session.ctx).await?;
         let command =
             super::comment_command::admit(&manager, customer, gh, dispatched, Stage::Plan, &cx.out);

@@ -47,16 +47,24 @@ pub(crate) mod access {
     /// `GET /repos/{owner}/{repo}/pulls/{pull_number}` needs Pull requests:
     /// read, and GitHub answers 403 without it).
     pub const AUTHORISE_PULL: Permissions = &[("statuses", "write"), ("pull_requests", "read")];
+    /// Authorise of a push the relay dispatched: the commit status, and
+    /// the commit read for the pull request it merged (`GET
+    /// /repos/{owner}/{repo}/commits/{ref}` needs Contents: read; the
+    /// repository itself, Metadata: read, every token has).
+    pub const AUTHORISE_RELAYED_PUSH: Permissions = &[("contents", "read"), ("statuses", "write")];
 
     /// What authorising `payload` reads and writes, for `authorise` and
     /// for `conclude`, which authorises the dispatch again: a comment
     /// command's comment is read, answered and reacted to (the plan's
     /// permissions); a pull request's head is read; a push needs the
-    /// commit status only.
+    /// commit status only, and one the relay sent its commit read
+    /// (`relayed_push`).
     pub fn authorise(payload: &crate::dispatch::Payload) -> Permissions {
         match (&payload.comment, payload.pr) {
             (Some(_), _) => PLAN,
             (None, Some(_)) => AUTHORISE_PULL,
+            // Only the relay's dispatches carry a repository id.
+            (None, None) if payload.repo_id.is_some() => AUTHORISE_RELAYED_PUSH,
             (None, None) => STATUS,
         }
     }

@@ -23,8 +23,6 @@ pub enum Refusal<'a> {
     RegisteredIdDiffers { repo: &'a str, slug: &'a str },
     /// The entry has no `repo_id`.
     NoRepoId { slug: &'a str },
-    /// The repository read is not the token's.
-    NotTheTokensRepo { repo: &'a str },
     /// The OIDC token was used before.
     TokenUsed,
     /// The pull request's head is in another repository.
@@ -74,7 +72,7 @@ impl Refusal<'_> {
             Revoked { .. } | UnknownRepo { .. } | RegisteredIdDiffers { .. } | NoRepoId { .. } => {
                 403
             }
-            NotTheTokensRepo { .. } | Fork { .. } | HeadRepoGone { .. } => 403,
+            Fork { .. } | HeadRepoGone { .. } => 403,
             NotAWriter { .. } => 403,
             NotAReadFile { .. } => 400,
             TokenUsed | StaleHead { .. } | ClosedPullRequest { .. } => 409,
@@ -91,7 +89,7 @@ impl Refusal<'_> {
         match self {
             Revoked { .. } => "revoked",
             UnknownRepo { .. } => "unknown_repo",
-            RegisteredIdDiffers { .. } | NotTheTokensRepo { .. } => "repo_id_mismatch",
+            RegisteredIdDiffers { .. } => "repo_id_mismatch",
             NoRepoId { .. } => "no_repo_id",
             TokenUsed => "token_used",
             Fork { .. } => "fork",
@@ -123,7 +121,6 @@ impl Refusal<'_> {
             UnknownRepo { repo } => format!("{repo} is not a registered customer repository; {CONTACT_PROVIDER}"),
             RegisteredIdDiffers { repo, slug } => format!("{repo} is not the repository registered for `{slug}` (its id differs: the repository was deleted and created again); the provider must register it anew"),
             NoRepoId { slug } => format!("`{slug}` is registered without `repo_id`; the provider must add it (`fleetform customers add` resolves it, `fleetform doctor` shows it)"),
-            NotTheTokensRepo { repo } => format!("{repo} is not the repository the token is for"),
             TokenUsed => "this OIDC token was already used for a dispatch; run the trigger again for a new one".into(),
             Fork { repo, pr } => format!("pull request #{pr} comes from another repository; only branches of {repo} are planned"),
             StaleHead { pr } => format!("pull request #{pr}'s head is not the commit this run is on (it moved on, or the run is not for it); the run for the new head dispatches it"),
@@ -164,7 +161,6 @@ mod tests {
             UnknownRepo { repo: s },
             RegisteredIdDiffers { repo: s, slug: s },
             NoRepoId { slug: s },
-            NotTheTokensRepo { repo: s },
             TokenUsed,
             Fork { repo: s, pr: 7 },
             StaleHead { pr: 7 },
