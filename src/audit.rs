@@ -424,43 +424,36 @@ pub fn read_lines(
     Ok(count)
 }
 
-/// Every audit record in the records store (one object each) with its
-/// bytes and key, oldest first; days outside `since`..`until` are not
-/// read (nor listed, when the period lies in one year or month). The
-/// records are read several at a time, handed over in key order. The
-/// error names the store and the key.
+/// Every audit record in the records store with its bytes and key,
+/// oldest first, each once: from the compacted segments
+/// (`records::segments`, kept in the cache folder `cache`) and the events
+/// written since, one object each; days outside `since`..`until` are not
+/// read (nor listed, when the period lies in one year or month). The error
+/// names the store and the key.
 pub fn read_store(
     store: &crate::records::Store,
     since: Option<&str>,
     until: Option<&str>,
+    cache: Option<&Path>,
     mut each: impl FnMut(Entry, Vec<u8>, String),
 ) -> Result<(), String> {
     let failed = |e: crate::records::RecordsError| format!("{}: {e}", store.describe());
     // `audit/YYYY/MM/DD/...`: a day outside the period's days holds nothing in it.
     let day_of = |t: &str| t.get(..10).map(|d| d.replace('-', "/"));
     let (since_day, until_day) = (since.and_then(day_of), until.and_then(day_of));
-    let keys: Vec<String> = store
-        .list(&audit_prefix(since_day.as_deref(), until_day.as_deref()))
-        .map_err(failed)?
-        .into_iter()
-        .filter(|key| {
-            let day = key.get(6..16).unwrap_or_default();
-            !(since_day.as_deref().is_some_and(|d| day < d)
-                || until_day.as_deref().is_some_and(|d| day > d))
-        })
-        .collect();
-    store
-        .read_each(&keys, |key, bytes| {
-            let entry: Entry =
-                serde_json::from_slice(&bytes).map_err(|e| crate::records::RecordsError::Io {
-                    what: "reading",
-                    key: key.to_string(),
-                    reason: format!("not an audit record: {e}"),
-                })?;
-            each(entry, bytes, key.to_string());
-            Ok(())
-        })
-        .map_err(failed)
+    let prefix = audit_prefix(since_day.as_deref(), until_day.as_deref());
+    let days = (since_day.as_deref(), until_day.as_deref());
+    crate::records::segments::read_audit(store, days, &prefix, cache, |key, bytes| {
+        let entry: Entry =
+            serde_json::from_slice(&bytes).map_err(|e| crate::records::RecordsError::Io {
+                what: "reading",
+                key: key.to_string(),
+                reason: format!("not an audit record: {e}"),
+            })?;
+        each(entry, bytes, key.to_string());
+        Ok(())
+    })
+    .map_err(failed)
 }
 
 /// The folder that holds every audit record of the days `since`..`until`

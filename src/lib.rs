@@ -106,6 +106,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Impact(a) => commands::impact::run(a, dir, &cx),
         Command::Rollout(a) => commands::rollout::run(a, dir, &cx),
         Command::Audit(a) => commands::audit_report::run(a, dir, &cx),
+        Command::Records(a) => commands::records::run(a, dir, &cx),
         Command::Sync(a) => commands::sync::run(a, dir, &cx),
         Command::Doctor(a) => commands::doctor::run(a, dir, &cx),
         Command::Report(a) => match &a.command {

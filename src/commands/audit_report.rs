@@ -166,10 +166,12 @@ impl Source {
         let manager = crate::config::Manager::load(manager_dir)?;
         let store = crate::records::Store::for_manager(&manager, net);
         let mut rows = Vec::new();
+        let cache = crate::records::segments::cache_dir(&manager);
         audit::read_store(
             &store,
             settings.since.as_deref(),
             settings.until.as_deref(),
+            Some(&cache),
             |e, bytes, key| rows.push((e, bytes, key)),
         )
         .map_err(Error::failed)?;

@@ -31,6 +31,7 @@ pub mod init;
 pub mod matrix;
 pub mod plan;
 pub mod poll;
+pub mod records;
 pub mod relay;
 pub mod render;
 pub mod repair;
@@ -64,6 +65,7 @@ use init::InitArgs;
 use matrix::MatrixArgs;
 use plan::PlanArgs;
 use poll::PollArgs;
+use records::RecordsArgs;
 use relay::RelayArgs;
 use render::RenderArgs;
 use repair::RepairArgs;
@@ -194,6 +196,9 @@ pub enum Command {
     Repair(RepairArgs),
     /// The audit log.
     Audit(AuditArgs),
+    /// The records store: `records compact` puts every closed day's audit
+    /// events in one segment, so readers make one request per day.
+    Records(RecordsArgs),
     /// Propagate the customer template to every customer repo as pull requests.
     Sync(SyncArgs),
     /// Check through the GitHub API what SECURITY.md asks you to configure

@@ -141,7 +141,8 @@ fn read_events(
 ) -> Result<(Vec<Entry>, String)> {
     let mut events = Vec::new();
     let source = if args.records {
-        crate::audit::read_store(store, None, None, |e, _, _| events.push(e))
+        let cache = crate::records::segments::cache_dir(manager);
+        crate::audit::read_store(store, None, None, Some(&cache), |e, _, _| events.push(e))
             .map_err(Error::failed)?;
         format!("records store {}", store.describe())
     } else {

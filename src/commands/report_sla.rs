@@ -129,7 +129,8 @@ fn read_events(
     let mut events = Vec::new();
     if args.records {
         let store = crate::records::Store::for_manager(manager, &cx.net);
-        crate::audit::read_store(&store, None, None, |e, _, _| events.push(e))
+        let cache = crate::records::segments::cache_dir(manager);
+        crate::audit::read_store(&store, None, None, Some(&cache), |e, _, _| events.push(e))
             .map_err(Error::failed)?;
     } else {
         let path = manager.root.join(&args.log);

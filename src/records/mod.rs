@@ -26,9 +26,11 @@
 //! May import: `config`, `data` (the cost estimate a deployment keeps),
 //! `net` (the HTTP client) and `util`.
 
+pub mod compact;
 pub mod local;
 mod s3;
 mod s3_http;
+pub mod segments;
 pub mod state_bucket;
 
 use std::path::PathBuf;
@@ -122,6 +124,20 @@ impl Store {
             Store::Local(f) => f.list(prefix)?,
             Store::S3(b) => b.list(prefix)?,
         };
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// The keys under `prefix` that sort after `after`, sorted: a bucket
+    /// lists only those (S3's `start-after`).
+    pub fn list_after(&self, prefix: &str, after: &str) -> Result<Vec<String>, RecordsError> {
+        check_key(prefix)?;
+        check_key(after)?;
+        let mut keys = match self {
+            Store::Local(f) => f.list(prefix)?,
+            Store::S3(b) => b.list_after(prefix, after)?,
+        };
+        keys.retain(|k| k.as_str() > after);
         keys.sort();
         Ok(keys)
     }

@@ -176,9 +176,12 @@ impl Signer {
         }
     }
 
-    fn list(&self, full_prefix: &str, token: Option<&str>) -> Request {
+    fn list(&self, full_prefix: &str, after: Option<&str>, token: Option<&str>) -> Request {
         let mut action = self.bucket.list_objects_v2(Some(&self.creds));
         action.with_prefix(full_prefix);
+        if let Some(a) = after {
+            action.with_start_after(a);
+        }
         if let Some(t) = token {
             action.with_continuation_token(t);
         }
@@ -290,6 +293,17 @@ impl Bucket {
         let (net, ca) = (self.settings.net.clone(), self.settings.ca_file.clone());
         s3_http::run(net, ca, move |http| async move {
             list(&http, &signer, &owned).await
+        })
+        .map_err(|e| io("listing", prefix, e))?
+    }
+
+    /// The keys under `prefix` that sort after `after`.
+    pub fn list_after(&self, prefix: &str, after: &str) -> Result<Vec<String>, RecordsError> {
+        let signer = self.open("listing", prefix)?;
+        let (owned, after) = (prefix.to_string(), after.to_string());
+        let (net, ca) = (self.settings.net.clone(), self.settings.ca_file.clone());
+        s3_http::run(net, ca, move |http| async move {
+            list_after(&http, &signer, &owned, Some(&after)).await
         })
         .map_err(|e| io("listing", prefix, e))?
     }
@@ -425,13 +439,25 @@ async fn get(http: &Http, signer: &Signer, key: &str) -> Result<Vec<u8>, Records
 }
 
 async fn list(http: &Http, signer: &Signer, prefix: &str) -> Result<Vec<String>, RecordsError> {
+    list_after(http, signer, prefix, None).await
+}
+
+/// The keys under `prefix` that sort after `after` (S3's `start-after`).
+async fn list_after(
+    http: &Http,
+    signer: &Signer,
+    prefix: &str,
+    after: Option<&str>,
+) -> Result<Vec<String>, RecordsError> {
     let full = signer.object(prefix);
+    let after = after.map(|a| signer.object(a));
     let base = signer.object("");
     let mut keys = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     let mut token: Option<String> = None;
     for page in 1..=MAX_PAGES {
-        let sent = s3_http::send(http, &signer.list(&full, token.as_deref()), MAX_LIST_PAGE).await;
+        let request = signer.list(&full, after.as_deref(), token.as_deref());
+        let sent = s3_http::send(http, &request, MAX_LIST_PAGE).await;
         let body = match &sent.answer {
             Ok(a) if a.status.is_success() => &a.body,
             _ => return Err(failed("listing", prefix, &sent)),

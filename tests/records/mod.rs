@@ -2,5 +2,6 @@
 //! that fails or lies, and `fleetform audit report`.
 
 pub(crate) mod audit_report;
+pub(crate) mod compact;
 pub(crate) mod s3;
 pub(crate) mod store;

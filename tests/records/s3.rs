@@ -216,7 +216,8 @@ fn the_same_bytes_from_another_writer_are_a_conflict() {
 }
 
 /// An endpoint that always answers 503 `SlowDown` gets six attempts, not
-/// more, and the error says so.
+/// more, and the error says so (the first listing a reader makes is the
+/// compacted records' manifests: `records::segments`).
 #[test]
 fn retries_end() {
     let fake = FakeS3::start(None, |_, _| Reply::Error(503, "SlowDown"));
@@ -225,7 +226,7 @@ fn retries_end() {
     common::assert_code(&out, 1);
     let err = stderr(&out);
     assert!(
-        err.contains("listing audit/: S3 answered 503 Service Unavailable: SlowDown: injected by the test (6 attempts in"),
+        err.contains("listing segments/audit/manifests/: S3 answered 503 Service Unavailable: SlowDown: injected by the test (6 attempts in"),
         "{err}"
     );
     assert_eq!(fake.seen().len(), 6);
@@ -298,10 +299,10 @@ fn error_bodies_and_list_pages_are_bounded() {
         let out = run(&fx, &["audit", "report", "--records", "--json"]);
         common::assert_code(&out, 1);
         let said = if status == 403 {
-            "listing audit/: S3 answered 403 Forbidden".to_string()
+            "listing segments/audit/manifests/: S3 answered 403 Forbidden".to_string()
         } else {
             format!(
-                "listing audit/: the answer is larger than {} bytes",
+                "listing segments/audit/manifests/: the answer is larger than {} bytes",
                 8 << 20
             )
         };
@@ -336,12 +337,12 @@ fn listings_end() {
         common::assert_code(&out, 1);
         let (said, pages) = if repeat {
             (
-                "listing audit/: S3 answered page 2 with a continuation token it gave before",
+                "listing segments/audit/manifests/: S3 answered page 2 with a continuation token it gave before",
                 2,
             )
         } else {
             (
-                "listing audit/: S3 was still answering \"more\" after 2000 pages",
+                "listing segments/audit/manifests/: S3 was still answering \"more\" after 2000 pages",
                 2_000,
             )
         };
