@@ -346,7 +346,7 @@ impl Engine<'_> {
             &gates,
             &summary,
             req.pull,
-            jiff::Timestamp::now(),
+            crate::util::now(),
             crate::policy::Stage::Plan,
             tools,
         );
@@ -513,7 +513,7 @@ impl Engine<'_> {
             &gates,
             &summary,
             pull,
-            jiff::Timestamp::now(),
+            crate::util::now(),
             crate::policy::Stage::Apply,
             tools,
         );

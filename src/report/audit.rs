@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::markdown::{md_code_cell, md_escape};
+use super::markdown::{folded, md_code_cell, md_escape};
 use crate::audit::{apply_of, Apply, Approval, Entry};
 
 #[derive(Debug, Default, Serialize)]
@@ -111,10 +111,12 @@ fn section(m: &mut String, title: &str, rows: &[&Entry]) {
         m.push_str("None.\n");
         return;
     }
-    m.push_str("| time | actor | customer | environment | sha | plan | detail |\n|---|---|---|---|---|---|---|\n");
+    let mut t = String::from(
+        "| time | actor | customer | environment | sha | plan | detail |\n|---|---|---|---|---|---|---|\n",
+    );
     for e in rows {
         let _ = writeln!(
-            m,
+            t,
             "| {} | {} | {} | {} | {} | {} | {} |",
             md_escape(&e.time),
             who(e),
@@ -125,6 +127,11 @@ fn section(m: &mut String, title: &str, rows: &[&Entry]) {
             cell(&e.detail)
         );
     }
+    m.push_str(&folded(
+        rows.len(),
+        &crate::util::text::count(rows.len(), "record", "records"),
+        &t,
+    ));
 }
 
 fn who(e: &Entry) -> String {
@@ -143,10 +150,10 @@ fn apply_section(m: &mut String, title: &str, note: &str, rows: &[(&Entry, Apply
         m.push_str("None.\n");
         return;
     }
-    m.push_str("| time | started by | actor | approvers | customer | environment | sha | plan | detail |\n|---|---|---|---|---|---|---|---|---|\n");
+    let mut t = String::from("| time | started by | actor | approvers | customer | environment | sha | plan | detail |\n|---|---|---|---|---|---|---|---|---|\n");
     for (e, a) in rows {
         let _ = writeln!(
-            m,
+            t,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             md_escape(&e.time),
             a.trigger.as_str(),
@@ -159,6 +166,11 @@ fn apply_section(m: &mut String, title: &str, note: &str, rows: &[(&Entry, Apply
             cell(&e.detail)
         );
     }
+    m.push_str(&folded(
+        rows.len(),
+        &crate::util::text::count(rows.len(), "apply", "applies"),
+        &t,
+    ));
 }
 
 /// The applies of `s` let through as `approval`.
@@ -199,17 +211,22 @@ pub fn markdown_with(s: &Summary, header: &str) -> String {
     if customers.is_empty() {
         m.push_str("None.\n");
     } else {
-        m.push_str("| customer | applied | failed |\n|---|---|---|\n");
-        for c in customers {
-            let n = |map: &BTreeMap<String, usize>| map.get(c).copied().unwrap_or(0);
+        let mut t = String::from("| customer | applied | failed |\n|---|---|---|\n");
+        for c in &customers {
+            let n = |map: &BTreeMap<String, usize>| map.get(*c).copied().unwrap_or(0);
             let _ = writeln!(
-                m,
+                t,
                 "| {} | {} | {} |",
                 md_code_cell(c),
                 n(&s.applies_per_customer),
                 n(&s.failed_applies_per_customer)
             );
         }
+        let summary = format!(
+            "{} with their applies and failed applies",
+            crate::util::text::count(customers.len(), "customer", "customers")
+        );
+        m.push_str(&folded(customers.len(), &summary, &t));
     }
     m.push_str("\nAn apply is a customer's dispatch, a rollout's tick or a rollback that ran `terraform apply`, or `fleetform apply` by hand.\n");
     apply_section(
@@ -295,5 +312,36 @@ mod tests {
             approved.split("\n## ").next().unwrap().contains("None."),
             "{m}"
         );
+    }
+
+    /// A month of applies: past twenty rows a table is folded under its
+    /// count, so the sections after it stay near the first screen; twenty
+    /// stay in the open.
+    #[test]
+    fn long_tables_fold_under_their_count() {
+        let applies = |n: usize| -> Vec<Entry> {
+            (0..n)
+                .map(|i| Entry {
+                    time: format!("2026-11-01T00:00:{:02}Z", i % 60),
+                    action: "apply".into(),
+                    actor: "octocat".into(),
+                    customer: Some(format!("c{i}")),
+                    result: "ok".into(),
+                    ..Entry::default()
+                })
+                .collect()
+        };
+        let m = markdown(&summarise(applies(20), None));
+        assert!(!m.contains("<details>"), "{m}");
+        let m = markdown(&summarise(applies(21), None));
+        assert!(
+            m.contains("<details><summary>21 customers with their applies and failed applies</summary>\n\n| customer |"),
+            "{m}"
+        );
+        assert!(
+            m.contains("<details><summary>21 applies</summary>\n\n| time | started by |"),
+            "{m}"
+        );
+        assert_eq!(m.matches("</details>").count(), 2, "{m}");
     }
 }

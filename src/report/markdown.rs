@@ -242,6 +242,25 @@ const EMBEDDED: &[(&str, &str)] = &[
     ),
 ];
 
+/// Rows a table (or items a list) shows in the open; a longer one is
+/// folded under its count, so what follows it stays near the first
+/// screen (a phone's is about twenty rows).
+pub const FOLD_ROWS: usize = 20;
+
+/// `body` (a Markdown table or list of `rows` rows, at the start of a
+/// block) as it is read: in the open up to [`FOLD_ROWS`] rows, else in a
+/// `<details>` whose summary (`summary`, plain text) is its count line.
+pub fn folded(rows: usize, summary: &str, body: &str) -> String {
+    if rows <= FOLD_ROWS {
+        return body.to_string();
+    }
+    let end = if body.ends_with('\n') { "" } else { "\n" };
+    format!(
+        "<details><summary>{}</summary>\n\n{body}{end}\n</details>\n",
+        html_escape(summary)
+    )
+}
+
 /// A Markdown link `[text](url)`: the text escaped, the URL never (a `_`
 /// stays a `_`); characters that could end the link or the line
 /// (whitespace, `()<>"\` and backticks, hidden characters) are

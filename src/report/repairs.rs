@@ -40,11 +40,11 @@ pub fn summary(
         md.push_str("Nothing to repair.\n");
         return md;
     }
-    md.push_str(
+    let mut table = String::from(
         "| Pair | Action | Changes | Plan | Drift issue | Why |\n|---|---|---|---|---|---|\n",
     );
     for r in rows {
-        md.push_str(&format!(
+        table.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} |\n",
             md_code_cell(r.pair),
             md_escape(r.state),
@@ -58,6 +58,13 @@ pub fn summary(
             r.why.map(md_escape).unwrap_or_else(|| "—".into()),
         ));
     }
+    // Hundreds of pairs fold under their count: the digest the approver
+    // names stays on the first screen.
+    let summary = format!(
+        "{} with the changes of each, its plan and its drift issue",
+        crate::util::text::count(rows.len(), "pair", "pairs")
+    );
+    md.push_str(&super::markdown::folded(rows.len(), &summary, &table));
     md.push_str(&format!("\n**List digest** `sha256:{list_sha256}`"));
     match apply_environment {
         Some(apply) => md.push_str(&format!(
@@ -137,5 +144,34 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("`staging-apply`"), "{md}");
+    }
+
+    /// Six hundred pairs: the table folds under its count and the list
+    /// digest the approver names follows it, not six hundred rows down.
+    #[test]
+    fn hundreds_of_pairs_fold_and_the_digest_follows() {
+        let pairs: Vec<String> = (0..600).map(|i| format!("c{i}/staging")).collect();
+        let rows: Vec<RepairRow<'_>> = pairs
+            .iter()
+            .map(|p| RepairRow {
+                pair: p,
+                state: "repair",
+                changes: &[],
+                plan_sha256: None,
+                issue: None,
+                why: None,
+            })
+            .collect();
+        let md = summary(Some("staging"), &rows, "cd12", None);
+        assert!(
+            md.starts_with("### Repair plans: staging\n\n<details><summary>600 pairs with the changes of each, its plan and its drift issue</summary>\n\n| Pair |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("\n</details>\n\n**List digest** `sha256:cd12`"),
+            "{md}"
+        );
+        let md = summary(Some("staging"), &rows[..20], "cd12", None);
+        assert!(!md.contains("<details>"), "{md}");
     }
 }

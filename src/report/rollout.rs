@@ -193,10 +193,16 @@ pub fn tick_summary(
         s.push_str(&format!("- {}\n", text(l)));
     }
     if !pairs.is_empty() {
-        s.push_str("\n| pair | result |\n|---|---|\n");
+        let mut table = String::from("| pair | result |\n|---|---|\n");
         for (unit, result) in pairs {
-            s.push_str(&format!("| {} | {} |\n", md_code(unit), text(result)));
+            table.push_str(&format!("| {} | {} |\n", md_code(unit), text(result)));
         }
+        let summary = format!(
+            "{} and the result of each",
+            crate::util::text::count(pairs.len(), "pair", "pairs")
+        );
+        s.push('\n');
+        s.push_str(&super::markdown::folded(pairs.len(), &summary, &table));
     }
     s
 }
@@ -238,7 +244,19 @@ pub fn plan_summary(
         crate::util::text::count(groups.len(), "group", "groups")
     );
     for (i, g) in groups.iter().enumerate() {
-        let members: Vec<String> = g.members.iter().map(|u| md_code(&u.to_string())).collect();
+        // A group of hundreds names its first few; every pair is in the
+        // table below.
+        let shown = g.members.len().min(super::lists::LIST_LINES);
+        let mut members: Vec<String> = g.members[..shown]
+            .iter()
+            .map(|u| md_code(&u.to_string()))
+            .collect();
+        if shown < g.members.len() {
+            members.push(format!(
+                "and {} more (in the table below)",
+                g.members.len() - shown
+            ));
+        }
         s.push_str(&format!(
             "**Group {}** ({}, gates: {}): {}\n\n",
             i + 1,
@@ -249,10 +267,12 @@ pub fn plan_summary(
         s.push_str(&opaque_resources(&g.resources));
         s.push('\n');
     }
-    s.push_str("| pair | creates | updates | replaces | destroys | plan sha256 |\n|---|---|---|---|---|---|\n");
+    let mut table = String::from(
+        "| pair | creates | updates | replaces | destroys | plan sha256 |\n|---|---|---|---|---|---|\n",
+    );
     for p in pairs {
         let x = p.summary;
-        s.push_str(&format!(
+        table.push_str(&format!(
             "| {} | {} | {} | {} | {} | `{}` |\n",
             md_code(&p.pair),
             x.create,
@@ -262,6 +282,11 @@ pub fn plan_summary(
             x.plan_sha256
         ));
     }
+    let summary = format!(
+        "{} with the changes of each and the digest of its plan",
+        crate::util::text::count(pairs.len(), "pair", "pairs")
+    );
+    s.push_str(&super::markdown::folded(pairs.len(), &summary, &table));
     s
 }
 
@@ -575,6 +600,59 @@ mod tests {
         let md = idle_summary("r1", Idle::Done("The rollout is finished"));
         assert!(
             md.contains("nothing to do") && md.contains("The rollout is finished"),
+            "{md}"
+        );
+    }
+
+    /// A wave of 300 pairs: the tick's and the plan's tables fold under
+    /// their count, and a group names its first ten pairs and counts the
+    /// rest, so the groups and their CAUTION stay on the first screen.
+    #[test]
+    fn a_wave_of_hundreds_folds_its_tables_and_cuts_its_groups() {
+        let pairs: Vec<(String, String)> = (0..300)
+            .map(|i| (format!("c{i}/production"), "applied".to_string()))
+            .collect();
+        let md = tick_summary("r1", None, &["stage 1 applied".into()], &pairs);
+        assert!(
+            md.contains("<details><summary>300 pairs and the result of each</summary>\n\n| pair | result |\n"),
+            "{md}"
+        );
+        assert!(md.trim_end().ends_with("</details>"), "{md}");
+        let one = tick_summary("r1", None, &[], &pairs[..20]);
+        assert!(!one.contains("<details>"), "{one}");
+
+        let plans: Vec<PlanSummary> = (0..300)
+            .map(|i| {
+                summary(
+                    &format!("c{i}"),
+                    &[("fakecloud_instance.web[0]", Action::Update)],
+                )
+            })
+            .collect();
+        let unit = |i: usize| crate::config::Unit::new(&format!("c{i}"), None, "production");
+        let planned = plans
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (unit(i), p.clone(), "x".to_string()))
+            .collect();
+        let groups = super::super::impact::group_plans(planned);
+        let rows: Vec<PlannedRow<'_>> = plans
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PlannedRow {
+                pair: format!("c{i}/production"),
+                summary: p,
+            })
+            .collect();
+        let md = plan_summary("r1", "rest", "production", &groups, &rows, false);
+        let group = md.lines().find(|l| l.starts_with("**Group 1**")).unwrap();
+        assert_eq!(group.matches("/production`").count(), 10, "{group}");
+        assert!(
+            group.ends_with(", and 290 more (in the table below)"),
+            "{group}"
+        );
+        assert!(
+            md.contains("<details><summary>300 pairs with the changes of each and the digest of its plan</summary>"),
             "{md}"
         );
     }

@@ -19,6 +19,18 @@ pub mod runner;
 pub mod shares;
 pub mod text;
 
+/// The time the gates judge (apply windows): `FLEETFORM_NOW` (Unix
+/// seconds) when it is set, as the rollout's bake times and the secrets'
+/// ages read it, so a test fixes the hour instead of reading the wall
+/// clock; else now.
+pub fn now() -> jiff::Timestamp {
+    std::env::var("FLEETFORM_NOW")
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .unwrap_or_else(jiff::Timestamp::now)
+}
+
 /// Seconds since the Unix epoch (0 if the clock is before it).
 pub fn now_unix() -> u64 {
     std::time::SystemTime::now()

@@ -225,12 +225,17 @@ fn apply_rechecks_gates() {
         .join(".fleetform/state/acme/staging/terraform.tfstate")
         .exists());
 
-    // Label back, but outside the apply window (a day that is not today).
+    // Label back, but outside the apply window (a day that is not the
+    // apply's). The apply's time is fixed (`FLEETFORM_NOW`, noon UTC of
+    // this day), not read from the wall clock: a window of 00:00-23:59
+    // read at 23:59 refused the apply that had to pass.
     w.gh.add_label(ACME, pr, "infra-approved");
-    let today = jiff::Timestamp::now()
+    let noon = jiff::Timestamp::now().as_second().div_euclid(86_400) * 86_400 + 12 * 3600;
+    let day = jiff::Timestamp::from_second(noon)
+        .unwrap()
         .to_zoned(jiff::tz::TimeZone::UTC)
         .weekday();
-    let other = if today == jiff::civil::Weekday::Monday {
+    let other = if day == jiff::civil::Weekday::Monday {
         "tue"
     } else {
         "mon"
@@ -240,17 +245,23 @@ fn apply_rechecks_gates() {
         &format!("      required_labels: [infra-approved]\n      apply_windows:\n        - {{ days: [{other}], hours: \"00:00-23:59\", time_zone: UTC }}\n"),
     );
     w.fx.write("manager/fleetform.yml", &cfg);
-    let (out, _) = w.apply_latest("staging", &digest);
+    let apply_at_noon = |w: &mut World| {
+        let d = w.last_dispatch();
+        let (mut cmd, _) = w.apply_step(&d, "staging", &digest);
+        cmd.env("FLEETFORM_NOW", noon.to_string());
+        common::Run::from(cmd).output()
+    };
+    let out = apply_at_noon(&mut w);
     common::assert_code(&out, 3);
     assert!(
         stderr(&out).contains("apply_windows (outside"),
         "{}",
         stderr(&out)
     );
-    // Inside the window: applies.
+    // Inside the window (every day, the apply at noon): applies.
     let cfg = cfg.replace(&format!("days: [{other}]"), "days: []");
     w.fx.write("manager/fleetform.yml", &cfg);
-    let (out, _) = w.apply_latest("staging", &digest);
+    let out = apply_at_noon(&mut w);
     ok(&out);
     w.gh.assert_clean();
 }

@@ -105,6 +105,7 @@ fn two_hundred_concurrent_dispatches_none_lost_or_doubled() {
     for (status, answer, _) in &b.answers {
         assert!(verified(*status, answer), "{status} {answer}");
     }
+    crate::relay::redeliver::wait_idle(&relay);
     let (_, events) = received(&rw);
     assert_eq!(
         events.keys().cloned().collect::<Vec<_>>(),

@@ -9,6 +9,7 @@
 use serde_json::{json, Value};
 
 use crate::relay::durable::{with_bucket, AWS};
+use crate::relay::redeliver::wait_idle;
 use crate::relay::serve::{dispatch, RelayProc, RelayWorld, WEBHOOK_SECRET};
 use crate::relay::webhooks::signed_delivery;
 use crate::world::{ACME, MANAGER};
@@ -66,6 +67,9 @@ fn a_delivery_replayed_under_a_new_id_is_not_handled_again() {
         &push,
         WEBHOOK_SECRET,
     ));
+    // Whatever the replays set going has ended (the relay idle), not a
+    // moment later by the clock: nothing asked, nothing doubled.
+    wait_idle(&relay);
     assert_eq!(rw.w.gh.request_count(), asked, "a replay asked GitHub");
     assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 1);
     // Another body is another delivery.
@@ -78,6 +82,7 @@ fn a_delivery_replayed_under_a_new_id_is_not_handled_again() {
         WEBHOOK_SECRET,
     );
     assert_eq!(status, 202, "{answer}");
+    wait_idle(&relay);
     assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 2);
 }
 
@@ -145,6 +150,8 @@ fn used_tokens_and_deliveries_are_remembered_across_instances_and_restarts() {
     let (status, answer) = signed_delivery(&a2, "push", "d-a", &push, WEBHOOK_SECRET);
     assert_eq!(status, 202, "{answer}");
     ignored_as_handled(&signed_delivery(&b, "push", "d-b", &push, WEBHOOK_SECRET));
+    wait_idle(&a2);
+    wait_idle(&b);
     assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 2);
     let keys = moto.keys_in("relay-records");
     let seen: Vec<&String> = keys.iter().filter(|k| k.contains("/relay/seen/")).collect();

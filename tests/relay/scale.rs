@@ -281,6 +281,7 @@ fn a_hundred_and_fifty_customers_at_once_are_dispatched_once_within_githubs_limi
             .collect::<Vec<_>>()
             .join("\n")
     );
+    crate::relay::redeliver::wait_idle(&relay);
     let (dispatches, events) = received(&rw);
     assert_eq!(events.len(), 150, "an event lost");
     assert!(events.values().all(|n| *n == 1), "an event doubled");
@@ -405,6 +406,7 @@ fn a_warm_relay_never_looks_an_installation_up_twice() {
         second.answers.iter().filter(|a| a.0 != 202).count()
     );
     assert_eq!(lookups_and_mints(&rw), (20, 40), "looked up again");
+    crate::relay::redeliver::wait_idle(&relay);
     let (_, events) = received(&rw);
     assert_eq!(events.len(), 80, "an event lost");
     assert!(events.values().all(|n| *n == 1), "an event doubled");

@@ -152,7 +152,7 @@ fn every_view_counts_every_apply_the_same() {
 
 /// A grid with one pair in each state (fleetform's own renderer, from
 /// plain data): the worst first.
-fn every_state() -> fleetform::report::dashboard::Dashboard {
+pub(crate) fn every_state() -> fleetform::report::dashboard::Dashboard {
     use fleetform::report::dashboard::{worst_first, Cell, CustomerView, Dashboard, State};
     let cell = |place: &str, applied: bool, f: &dyn Fn(&mut Cell)| {
         let mut c = Cell {
