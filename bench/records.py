@@ -45,6 +45,9 @@ import bench  # noqa: E402
 from providers import write_section  # noqa: E402
 
 MARK = "<!-- case 9 -->"
+# 2026-12-01T00:00:00Z: every seeded record (November 2026) lies in a
+# closed day, so `records compact` puts them all in segments.
+AFTER_THE_RECORDS = 1796083200
 BUCKET = "fleetform-records-bench"
 PREFIX = "fleet/records"
 
@@ -78,6 +81,7 @@ class LatencyProxy:
 
     def __init__(self, port, delay):
         self.upstream, self.delay = port, delay
+        self.requests = 0
         self.loop = asyncio.new_event_loop()
         self.port = free_port()
         ready = threading.Event()
@@ -109,6 +113,7 @@ class LatencyProxy:
                 if line.lower().startswith(b"content-length:"):
                     length = int(line.split(b":", 1)[1])
             body = await reader.readexactly(length)
+            self.requests += 1
             await asyncio.sleep(self.delay)
             up_r, up_w = await asyncio.open_connection("127.0.0.1", self.upstream)
             up_w.write(self._close_after(head[:-4]) + body)
@@ -224,7 +229,27 @@ def case(a, n, reps, latency_ms=0):
             tools.append((f"audit report · {name}",
                           report_run(a, binary, mdir, env, n, moto.pid, cpu)))
             tools.append((f"dashboard · {name}", dashboard_run(a, binary, mdir, env)))
+        requests = {}
+        if proxy:
+            requests["raw"] = counted(proxy, report_run(a, a.fleetform, mdir, env, n, moto.pid, None))
         res = bench.alternate(tools, reps, warmup=[])
+        # Compacted (`records compact`, as the drift workflow runs it), each
+        # read with an empty segment cache (a fresh runner), then warm.
+        t0 = time.perf_counter()
+        bench.run_timed([a.fleetform, "-q", "records", "compact"], cwd=mdir,
+                        env=dict(env, FLEETFORM_NOW=str(AFTER_THE_RECORDS)))
+        compacted_in = time.perf_counter() - t0
+        cache = os.path.join(mdir, ".fleetform", "cache")
+        cold = lambda fn: (lambda: (bench.rm(cache), fn())[1])
+        compacted = [
+            ("audit report · compacted", cold(report_run(a, a.fleetform, mdir, env, n, moto.pid, None))),
+            ("dashboard · compacted", cold(dashboard_run(a, a.fleetform, mdir, env))),
+            ("audit report · compacted, cached", report_run(a, a.fleetform, mdir, env, n, moto.pid, None)),
+        ]
+        if proxy:
+            requests["compacted"] = counted(proxy, compacted[0][1])
+            requests["compacted, cached"] = counted(proxy, compacted[2][1])
+        res.update(bench.alternate(compacted, reps, warmup=["audit report · compacted, cached"]))
     finally:
         if proxy:
             proxy.stop()
@@ -232,10 +257,18 @@ def case(a, n, reps, latency_ms=0):
         moto.wait()
         log.close()
     return {"n": n, "reps": reps, "seeded": seeded, "results": res, "latency_ms": latency_ms,
+            "requests": requests, "compacted_in": compacted_in,
             "moto_ms": bench.median(moto_cpu) * 1000 if moto_cpu else None,
             "versions": {"this build": a.label or bench.first_line(bench.capture([a.fleetform, "--version"])),
                          "baseline": a.baseline_label or (a.baseline and bench.first_line(
                              bench.capture([a.baseline, "--version"])))}}
+
+
+def counted(proxy, fn):
+    """The requests one run of `fn` sends through `proxy`."""
+    before = proxy.requests
+    fn()
+    return proxy.requests - before
 
 
 def report_run(a, binary, mdir, env, n, moto_pid, moto_cpu):
@@ -269,11 +302,23 @@ def dashboard_run(a, binary, mdir, env):
 
 def table(c, a):
     res = c["results"]
+    compacted_rows = []
     names = ["this build"] + (["baseline"] if a.baseline else [])
     out = ["| command | " + " | ".join(names) + (" | ratio |" if a.baseline else " |"),
            "|---|" + "---:|" * len(names) + ("---:|" if a.baseline else "")]
     for cmd in ("audit report", "dashboard"):
         cells, meds = [], []
+        for variant in ("compacted", "compacted, cached"):
+            r = res.get(f"{cmd} · {variant}")
+            if r is None:
+                continue
+            if isinstance(r, Exception):
+                shown = f"failed: {r}"
+            else:
+                shown = bench.fmt_s(bench.median(r))
+            reqs = c["requests"].get(variant)
+            shown += f" ({reqs:,} requests)" if reqs is not None else ""
+            compacted_rows.append(f"| {cmd}, {c['n']:,} records, {variant} | {shown} |")
         for name in names:
             r = res[f"{cmd} · {name}"]
             if isinstance(r, Exception):
@@ -286,7 +331,12 @@ def table(c, a):
         row = f"| {cmd}, {c['n']:,} records | " + " | ".join(cells)
         if a.baseline:
             row += " | " + (f"{meds[1] / meds[0]:.1f}×" if None not in meds else "–")
+        if cmd == "audit report" and c["requests"].get("raw") is not None:
+            row += f" ({c['requests']['raw']:,} requests)"
         out.append(row + " |")
+    out += ["", f"After `records compact` ({bench.fmt_s(c['compacted_in'])} for {c['n']:,} records; "
+            "each read with an empty segment cache, as on a fresh runner, and then with the cache):", "",
+            "| command | this build |", "|---|---:|"] + compacted_rows
     return out
 
 
