@@ -237,10 +237,22 @@ pub fn plan_summary(
         crate::util::text::count(pairs.len(), "pair", "pairs"),
         crate::util::text::count(groups.len(), "group", "groups")
     );
+    // The wave's total change per month: every pair's estimate summed.
+    if let Some(total) =
+        crate::data::cost::CostSum::of(pairs.iter().map(|p| p.summary.cost.as_ref()))
+    {
+        s.push_str(&format!(
+            "The wave's cost: **{}** in all (Infracost's estimates summed over its pairs).\n\n",
+            md_escape(&total.text())
+        ));
+    }
     for (i, g) in groups.iter().enumerate() {
         let members: Vec<String> = g.members.iter().map(|u| md_code(&u.to_string())).collect();
+        let cost = g.cost.as_ref().map_or(String::new(), |c| {
+            format!(", cost: {}", md_escape(&c.text()))
+        });
         s.push_str(&format!(
-            "**Group {}** ({}, gates: {}): {}\n\n",
+            "**Group {}** ({}, gates: {}{cost}): {}\n\n",
             i + 1,
             crate::util::text::count(g.members.len(), "pair", "pairs"),
             md_escape(&g.gates_phrase()),
