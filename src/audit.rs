@@ -72,16 +72,20 @@ pub struct Entry {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Times {
     /// When GitHub made the run for the customer's event: the workflow
-    /// run's `created_at` (the dispatch's arrival).
+    /// run's `created_at` (a plan's dispatch arriving; an apply's
+    /// go-ahead, a merge or `/fleetform apply`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
     /// When the plan comment on the customer's pull request was written:
     /// its `updated_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
-    /// When the apply was approved: the latest approval counted (a review's
-    /// `submitted_at`, a comment's `created_at`), else when GitHub made the
-    /// apply's deployment, which it starts once a reviewer approves.
+    /// When the apply was approved, which `apply_within` counts from: the
+    /// approval that completed `approvals:` (a review's `submitted_at`, a
+    /// comment's `created_at`; the go-ahead if later), else, with reviewers
+    /// on the environment, when GitHub wrote the apply deployment's
+    /// `in_progress` status (the job runs only once approved), else (no
+    /// approval) the go-ahead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<String>,
     /// When the apply ended: its final deployment status's `created_at`.

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::report::cost::{Applied, CostReport};
+use crate::report::cost::CostReport;
 
 #[derive(Debug, Args)]
 pub struct CostArgs {
@@ -59,14 +59,7 @@ pub fn run(args: &CostArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
                 .map_err(|e| Error::failed(format!("reading {key}: {e}")))?;
             let d: crate::records::Deployment = serde_json::from_slice(&bytes)
                 .map_err(|e| Error::failed(format!("{key}: not a deployment record: {e}")))?;
-            applied.push(Applied {
-                time: d.time,
-                environment: d.environment,
-                product: d.product,
-                customer_sha: d.customer_sha,
-                run_url: d.run_url,
-                cost: d.cost,
-            });
+            applied.push(crate::fleet::cost_history::applied(d));
         }
     }
     let report = CostReport::new(

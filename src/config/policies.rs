@@ -128,6 +128,14 @@ impl Policies {
         self.for_environment(env).tools.unwrap_or_default()
     }
 
+    /// True when a policy tool of `env` is Infracost (its plans are
+    /// diffed against the last applied plan's estimate).
+    pub fn has_infracost(&self, env: &str) -> bool {
+        self.tools_for(env)
+            .iter()
+            .any(|t| t.kind == super::policy_tools::ToolKind::Infracost)
+    }
+
     /// True when any gate of `env` needs the pull request's labels.
     pub fn needs_labels(&self, env: &str) -> bool {
         let g = self.for_environment(env);

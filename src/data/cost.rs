@@ -22,6 +22,32 @@ pub struct CostEstimate {
     /// The change, per month (`monthly - past_monthly` when Infracost
     /// gives no diff).
     pub diff_monthly: Option<String>,
+    /// What the change is measured against (none in records made before
+    /// fleetform said).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<CostBasis>,
+}
+
+/// What a plan's estimated change is measured against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CostBasis {
+    /// `infracost diff --compare-to` the Infracost JSON the pair's last
+    /// apply kept: the change since the last applied plan.
+    LastApplied,
+    /// `infracost breakdown`: the plan's own past and present totals (the
+    /// state the plan starts from), when no apply kept an estimate.
+    PriorState,
+}
+
+impl CostBasis {
+    /// How the comment says it.
+    pub fn words(self) -> &'static str {
+        match self {
+            CostBasis::LastApplied => "against the last applied plan",
+            CostBasis::PriorState => "against the state the plan starts from",
+        }
+    }
 }
 
 /// Why a report is no estimate.
@@ -54,9 +80,13 @@ impl CostEstimate {
                 Some(_) => Err(CostError::NotAnAmount { key }),
             }
         };
-        let monthly = amount("totalMonthlyCost")?;
-        let past_monthly = amount("pastTotalMonthlyCost")?;
-        let mut diff_monthly = amount("diffTotalMonthlyCost")?;
+        // A total left out (or `null`) at the top is the projects' own
+        // totals summed, as `infracost diff` and `output` write them.
+        let monthly = amount("totalMonthlyCost")?.or_else(|| projects_total(&v, "breakdown"));
+        let past_monthly =
+            amount("pastTotalMonthlyCost")?.or_else(|| projects_total(&v, "pastBreakdown"));
+        let mut diff_monthly =
+            amount("diffTotalMonthlyCost")?.or_else(|| projects_total(&v, "diff"));
         if monthly.is_none() && past_monthly.is_none() {
             return Err(CostError::NoTotal);
         }
@@ -80,6 +110,7 @@ impl CostEstimate {
             monthly,
             past_monthly,
             diff_monthly,
+            basis: None,
         })
     }
 
@@ -104,6 +135,108 @@ impl CostEstimate {
         match self.diff_cents() {
             Some(c) => format!("{}/month", signed(c, &self.currency)),
             None => "change unknown".into(),
+        }
+    }
+}
+
+/// The sum of every project's `<part>.totalMonthlyCost`, as decimal text;
+/// none when a project has none that reads (a partial sum would mislead)
+/// or there is no project.
+fn projects_total(v: &serde_json::Value, part: &str) -> Option<String> {
+    let projects = v.get("projects")?.as_array()?;
+    if projects.is_empty() {
+        return None;
+    }
+    let mut sum: i128 = 0;
+    for p in projects {
+        let total = p.get(part)?.get("totalMonthlyCost")?;
+        let c = match total {
+            serde_json::Value::String(s) => cents(s)?,
+            serde_json::Value::Number(n) => cents(&n.to_string())?,
+            _ => return None,
+        };
+        sum = sum.checked_add(c)?;
+    }
+    Some(from_cents(sum))
+}
+
+/// Several plans' estimates summed: a rollout wave's, a group of pairs'
+/// in `impact --plan`. Only estimates in the first currency met are
+/// summed; a plan without an estimate (or with another currency, or no
+/// change) is counted apart, so a total never hides what it left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CostSum {
+    pub currency: String,
+    /// The summed change per month, in cents.
+    pub change_cents: i64,
+    /// Plans summed.
+    pub priced: usize,
+    /// Plans not summed (no estimate, no change, another currency).
+    pub unpriced: usize,
+}
+
+impl CostSum {
+    /// The sum of `estimates`; none when no plan has an estimate at all.
+    pub fn of<'a>(
+        estimates: impl IntoIterator<Item = Option<&'a CostEstimate>>,
+    ) -> Option<CostSum> {
+        let mut sum = CostSum::default();
+        let mut any = false;
+        for e in estimates {
+            any |= e.is_some();
+            sum.add(e);
+        }
+        any.then_some(sum)
+    }
+
+    /// Adds one plan's estimate (or its lack).
+    pub fn add(&mut self, e: Option<&CostEstimate>) {
+        let Some((e, d)) = e.and_then(|e| e.diff_cents().map(|d| (e, d))) else {
+            self.unpriced += 1;
+            return;
+        };
+        if self.currency.is_empty() {
+            self.currency = e.currency.clone();
+        }
+        match (self.currency == e.currency, i64::try_from(d)) {
+            (true, Ok(d)) => {
+                self.change_cents = self.change_cents.saturating_add(d);
+                self.priced += 1;
+            }
+            _ => self.unpriced += 1,
+        }
+    }
+
+    /// Another sum added to this one (shards merged).
+    pub fn merge(&mut self, other: &CostSum) {
+        if self.currency.is_empty() && self.priced == 0 {
+            self.currency = other.currency.clone();
+        }
+        if other.priced > 0 && other.currency != self.currency {
+            self.unpriced += other.priced + other.unpriced;
+            return;
+        }
+        self.change_cents = self.change_cents.saturating_add(other.change_cents);
+        self.priced += other.priced;
+        self.unpriced += other.unpriced;
+    }
+
+    /// `+$2,722.62/month` (`; 1 plan without an estimate`), or `no
+    /// estimate` when nothing was summed.
+    pub fn text(&self) -> String {
+        let left = match self.unpriced {
+            0 => String::new(),
+            n => format!(
+                "; {n} {} without an estimate",
+                if n == 1 { "plan" } else { "plans" }
+            ),
+        };
+        match self.priced {
+            0 => format!("no estimate{left}"),
+            _ => format!(
+                "{}/month{left}",
+                signed(i128::from(self.change_cents), &self.currency)
+            ),
         }
     }
 }
@@ -198,6 +331,32 @@ mod tests {
     }
 
     #[test]
+    fn a_sum_counts_what_it_leaves_out() {
+        let e = |diff: Option<&str>, cur: &str| CostEstimate {
+            currency: cur.into(),
+            monthly: Some("10".into()),
+            past_monthly: None,
+            diff_monthly: diff.map(String::from),
+            basis: None,
+        };
+        let (a, b, none, eur) = (
+            e(Some("1361.3075"), "USD"),
+            e(Some("-0.5"), "USD"),
+            e(None, "USD"),
+            e(Some("3"), "EUR"),
+        );
+        assert_eq!(CostSum::of([None, None]), None);
+        let s = CostSum::of([Some(&a), Some(&b), Some(&none), Some(&eur), None]).unwrap();
+        assert_eq!((s.change_cents, s.priced, s.unpriced), (136081, 2, 3));
+        assert_eq!(s.text(), "+$1,360.81/month; 3 plans without an estimate");
+        let mut m = CostSum::of([Some(&a)]).unwrap();
+        m.merge(&CostSum::of([Some(&a)]).unwrap());
+        assert_eq!(m.text(), "+$2,722.62/month");
+        m.merge(&CostSum::of([Some(&eur)]).unwrap());
+        assert_eq!(m.text(), "+$2,722.62/month; 1 plan without an estimate");
+    }
+
+    #[test]
     fn infracost_json_is_read_by_its_totals_and_nothing_else() {
         let e = CostEstimate::from_infracost(
             r#"{"version":"0.2","currency":"USD","totalMonthlyCost":"1361.3075","pastTotalMonthlyCost":"1219.31","someNewKey":{"x":1},"projects":[]}"#,
@@ -205,6 +364,20 @@ mod tests {
         .unwrap();
         assert_eq!(e.diff_cents(), Some(14200));
         assert_eq!(e.change_text(), "+$142.00/month");
+        // `infracost diff`/`output`: no totals at the top but the
+        // projects' own.
+        let diff = CostEstimate::from_infracost(
+            r#"{"totalMonthlyCost":"10","pastTotalMonthlyCost":null,"diffTotalMonthlyCost":null,"projects":[{"pastBreakdown":{"totalMonthlyCost":"0"},"diff":{"totalMonthlyCost":"7.5"}},{"pastBreakdown":{"totalMonthlyCost":"2.5"},"diff":{"totalMonthlyCost":"0"}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(diff.past_monthly.as_deref(), Some("2.50"));
+        assert_eq!(diff.diff_cents(), Some(750));
+        // One project without a diff: no sum at all.
+        let partial = CostEstimate::from_infracost(
+            r#"{"totalMonthlyCost":"10","projects":[{"diff":{"totalMonthlyCost":"7.5"}},{}]}"#,
+        )
+        .unwrap();
+        assert_eq!(partial.diff_cents(), None);
         let null =
             CostEstimate::from_infracost(r#"{"totalMonthlyCost":null,"pastTotalMonthlyCost":"5"}"#)
                 .unwrap();

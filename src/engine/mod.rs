@@ -5,8 +5,8 @@
 //! what only reads the values).
 //!
 //! May import: `config`, `values`, `terraform`, `policy`, `report` (the
-//! plan comment it writes into the plan folder), `records` (the name of
-//! the customer-files file a plan keeps), `data` (the plan summary it
+//! plan comment it writes into the plan folder), `records` (the names of
+//! the customer-files and Infracost files a plan keeps), `data` (the plan summary it
 //! fills in), `output` (the masker of secrets), `error` and `util`. Never
 //! `fleet`, `rollout`, `deploy`, the commands, the GitHub client or the
 //! runner's I/O (`ci`).
@@ -52,6 +52,7 @@ pub const SUMMARY_FILE: &str = "summary.json";
 pub const IDENTITY_VARIABLE: &str = "fleetform";
 pub const PLAN_FILE: &str = "tfplan";
 pub use crate::records::FILES_FILE;
+pub use tools::INFRACOST_FILE;
 
 /// Everything loaded once per run.
 pub struct Engine<'m> {
@@ -103,6 +104,10 @@ pub struct PlanRequest<'a> {
     /// Run the policy tools of `policies` on the plan (false for drift
     /// checks, which judge no plan).
     pub policy_tools: bool,
+    /// The Infracost JSON the pair's last apply kept
+    /// ([`crate::records::cost_baseline`]): Infracost diffs the plan
+    /// against it; without one it breaks the plan down.
+    pub cost_baseline: Option<PathBuf>,
 }
 
 /// A finished plan.
@@ -212,7 +217,12 @@ impl Engine<'_> {
             checksums_dropped,
         } = result?;
         let (tools, cost) = match req.policy_tools {
-            true => self.run_tools(env, &ws, &json)?,
+            true => self.run_tools(
+                env,
+                &ws,
+                &json,
+                (req.cost_baseline.as_deref(), &req.out_dir),
+            )?,
             false => (Vec::new(), None),
         };
         let mut summary =

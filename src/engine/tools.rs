@@ -33,18 +33,35 @@ const POLL: Duration = Duration::from_millis(50);
 /// paths, conftest's `policy:` and paths in `args` are relative to
 /// fleetform.yml); `work` is a scratch folder for their output. One
 /// outcome per tool, in order.
-pub fn run_all(tools: &[Tool], plan_json: &Path, work: &Path, root: &Path) -> Vec<ToolOutcome> {
+/// `baseline`: the Infracost JSON the pair's last apply kept, which
+/// Infracost diffs the plan against.
+pub fn run_all(
+    tools: &[Tool],
+    plan_json: &Path,
+    work: &Path,
+    root: &Path,
+    baseline: Option<&Path>,
+) -> Vec<ToolOutcome> {
     // Absolute, so that the paths hold in the tool's working directory.
     let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let (plan_json, root) = (absolute(plan_json), absolute(root));
+    let baseline = baseline.map(absolute);
     tools
         .iter()
-        .map(|t| run(t, &plan_json, work, &root))
+        .map(|t| run(t, (&plan_json, baseline.as_deref()), work, &root))
         .collect()
 }
 
-/// The arguments fleetform gives a tool, before the tool's own `args`.
-fn arguments(tool: &Tool, plan_json: &Path, root: &Path) -> Vec<String> {
+pub use crate::records::INFRACOST_FILE;
+
+/// The arguments fleetform gives a tool, before the tool's own `args`:
+/// Infracost's `diff` against `baseline` when there is one, else its
+/// `breakdown`.
+fn arguments(
+    tool: &Tool,
+    (plan_json, baseline): (&Path, Option<&Path>),
+    root: &Path,
+) -> Vec<String> {
     let plan = plan_json.display().to_string();
     let mut args: Vec<String> = match tool.kind {
         ToolKind::Checkov => ["-f", &plan, "--framework", "terraform_plan", "-o", "json"]
@@ -53,9 +70,22 @@ fn arguments(tool: &Tool, plan_json: &Path, root: &Path) -> Vec<String> {
         ToolKind::Conftest => ["test", "--no-color", "--output", "json", &plan]
             .map(String::from)
             .to_vec(),
-        ToolKind::Infracost => ["breakdown", "--path", &plan, "--format", "json"]
+        ToolKind::Infracost => match baseline {
+            Some(b) => [
+                "diff",
+                "--path",
+                &plan,
+                "--compare-to",
+                &b.display().to_string(),
+                "--format",
+                "json",
+            ]
             .map(String::from)
             .to_vec(),
+            None => ["breakdown", "--path", &plan, "--format", "json"]
+                .map(String::from)
+                .to_vec(),
+        },
     };
     if let Some(p) = &tool.policy {
         args.push("-p".into());
@@ -76,8 +106,14 @@ fn program(tool: &Tool, root: &Path) -> PathBuf {
     }
 }
 
-/// Runs one tool to its outcome.
-pub fn run(tool: &Tool, plan_json: &Path, work: &Path, root: &Path) -> ToolOutcome {
+/// Runs one tool to its outcome; Infracost's JSON, when it made an
+/// estimate, is left in `work` as [`INFRACOST_FILE`].
+pub fn run(
+    tool: &Tool,
+    (plan_json, baseline): (&Path, Option<&Path>),
+    work: &Path,
+    root: &Path,
+) -> ToolOutcome {
     let program = program(tool, root);
     let failed = |what: &str, e: std::io::Error| ToolOutcome::Failed {
         reason: format!("{what}: {e}"),
@@ -92,7 +128,7 @@ pub fn run(tool: &Tool, plan_json: &Path, work: &Path, root: &Path) -> ToolOutco
         };
     };
     let mut cmd = Command::new(&program);
-    cmd.args(arguments(tool, plan_json, root))
+    cmd.args(arguments(tool, (plan_json, baseline), root))
         .current_dir(root)
         .stdin(Stdio::null())
         .stdout(out_w)
@@ -116,10 +152,28 @@ pub fn run(tool: &Tool, plan_json: &Path, work: &Path, root: &Path) -> ToolOutco
         Err(e) => return failed(&format!("starting {}", program.display()), e),
     };
     let secs = tool.timeout_secs();
-    match wait(child, Duration::from_secs(secs)) {
+    let kept = match tool.kind {
+        ToolKind::Infracost => out.try_clone().ok(),
+        _ => None,
+    };
+    let outcome = match wait(child, Duration::from_secs(secs)) {
         Err(e) => failed("waiting for it", e),
         Ok(None) => ToolOutcome::TimedOut { secs },
         Ok(Some(code)) => read_report(tool, code, out, err),
+    };
+    match outcome {
+        ToolOutcome::Costed(mut e) => {
+            e.basis = Some(match baseline {
+                Some(_) => crate::data::cost::CostBasis::LastApplied,
+                None => crate::data::cost::CostBasis::PriorState,
+            });
+            // Kept for the next plan's diff; an estimate is shown without.
+            if let Some(text) = kept.and_then(|f| read_capped(f).ok()) {
+                let _ = write_atomic(&work.join(INFRACOST_FILE), text.as_bytes());
+            }
+            ToolOutcome::Costed(e)
+        }
+        other => other,
     }
 }
 
@@ -207,6 +261,36 @@ pub(super) fn scrub(v: &mut serde_json::Value, secrets: &[&str]) {
     }
 }
 
+/// Moves Infracost's JSON from the working copy into the plan folder when
+/// it made the plan's estimate (secrets as markers, as in everything the
+/// tools say), else leaves no stale one from an earlier plan there.
+fn keep_infracost_json(
+    work: &Path,
+    out_dir: &Path,
+    costed: bool,
+    secrets: &[&str],
+) -> Result<(), Error> {
+    let kept = out_dir.join(INFRACOST_FILE);
+    let made = crate::util::fs::read_input(work.join(INFRACOST_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .filter(|_| costed);
+    match made {
+        Some(mut v) => {
+            scrub(&mut v, secrets);
+            let bytes = serde_json::to_vec(&v).context("serialising Infracost's JSON")?;
+            write_atomic(&kept, &bytes)?;
+        }
+        None => match std::fs::remove_file(&kept) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(anyhow::anyhow!("removing {}: {e}", kept.display()).into())
+            }
+            _ => {}
+        },
+    }
+    Ok(())
+}
+
 /// The policy tools' gate results, and the cost estimate one made.
 pub(super) type ToolResults = (
     Vec<crate::data::verdict::GateResult>,
@@ -223,6 +307,7 @@ impl super::Engine<'_> {
         env: &str,
         ws: &Workspace,
         json: &serde_json::Value,
+        (baseline, out_dir): (Option<&Path>, &Path),
     ) -> Result<ToolResults, Error> {
         use crate::policy::tools::{gate_result, ToolOutcome};
         let tools = self.manager.config.policies.tools_for(env);
@@ -241,12 +326,13 @@ impl super::Engine<'_> {
             scrub(&mut shown, &secrets);
             let bytes = serde_json::to_vec(&shown).context("serialising the plan JSON")?;
             write_atomic(&path, &bytes)?;
-            run_all(&tools, &path, ws.path(), &self.manager.root)
+            run_all(&tools, &path, ws.path(), &self.manager.root, baseline)
         };
         let cost = outcomes.iter().find_map(|o| match o {
             ToolOutcome::Costed(e) => Some(e.clone()),
             _ => None,
         });
+        keep_infracost_json(ws.path(), out_dir, cost.is_some(), &secrets)?;
         let results = tools
             .iter()
             .zip(&outcomes)

@@ -127,6 +127,7 @@ pub fn customer_view(
             }
         })
         .collect();
+    let cost = super::cost_history::months(store, &c.slug, &units_of(manager, c), now)?;
     Ok(CustomerView {
         slug: c.slug.clone(),
         repo: c.repo.clone(),
@@ -134,6 +135,7 @@ pub fn customer_view(
         cells,
         history,
         pins,
+        cost,
     })
 }
 

@@ -163,11 +163,36 @@ fn judge(
         (_, true) => (Vec::new(), (Vec::new(), Vec::new())),
         (b, false) => return Err(base_failure(b)),
     };
-    Ok((
-        only_in_head(summary, &both),
-        dir.display().to_string(),
-        drift,
-    ))
+    let mut only = only_in_head(summary, &both);
+    if let Some(Outcome::Planned { summary: b, .. }) = base {
+        only.cost = change_of_head(summary.cost.as_ref(), b.cost.as_ref());
+    }
+    Ok((only, dir.display().to_string(), drift))
+}
+
+/// The manager change's estimate: what the head's plan leaves per month
+/// against what the base's plan leaves (both plan the same customer
+/// files against the same state, so drift and a pending customer edit
+/// cost the same on both sides and cancel out). Without the base's
+/// monthly total, the head's own change (against what is deployed).
+fn change_of_head(
+    head: Option<&crate::data::cost::CostEstimate>,
+    base: Option<&crate::data::cost::CostEstimate>,
+) -> Option<crate::data::cost::CostEstimate> {
+    let head = head?;
+    match (head.monthly_cents(), base) {
+        (Some(now), Some(b)) if b.currency == head.currency => match b.monthly_cents() {
+            Some(before) => Some(crate::data::cost::CostEstimate {
+                currency: head.currency.clone(),
+                monthly: head.monthly.clone(),
+                past_monthly: b.monthly.clone(),
+                diff_monthly: Some(crate::data::cost::from_cents(now - before)),
+                basis: None,
+            }),
+            None => Some(head.clone()),
+        },
+        _ => Some(head.clone()),
+    }
 }
 
 /// Why a pair's base could not be planned: without it, drift and the

@@ -21,6 +21,7 @@
 //! diagnostics, progress). Never
 //! the commands, `deploy` or `github`.
 
+pub mod cost_history;
 pub mod dashboard;
 pub mod drift_causes;
 pub mod impact;

@@ -325,19 +325,30 @@ impl Run<'_, '_> {
     }
 
     fn plan(&self, task: &Task<'_>, unit: &crate::config::Unit, label: &str) -> Outcome {
+        let out_dir = self.out_dir.join(unit.rel_dir());
+        // A drift check judges no plan: its policy tools would only take
+        // time.
+        let policy_tools = self.action != "drift";
+        let manager = self.engine.manager;
+        let cost_baseline = (policy_tools
+            && manager.config.policies.has_infracost(&task.environment))
+        .then(|| {
+            let store = crate::records::Store::for_manager(manager, &self.cx.net);
+            crate::records::cost_baseline(&store, unit, &out_dir)
+        })
+        .flatten();
         let req = PlanRequest {
             customer: task.customer,
             environment: &task.environment,
             docs: &task.docs,
-            out_dir: self.out_dir.join(unit.rel_dir()),
+            out_dir,
             sha: None,
             run_url: None,
             refresh_only: self.refresh_only,
             pull: None,
             awaiting: task.awaiting.clone(),
-            // A drift check judges no plan: its policy tools would only
-            // take time.
-            policy_tools: self.action != "drift",
+            policy_tools,
+            cost_baseline,
         };
         match self.engine.plan(&req) {
             Ok(p) => {

@@ -247,30 +247,40 @@ impl GitHub {
         run_url: Option<&str>,
         note: Note<'_>,
     ) -> Started {
+        self.apply_started_at(repo, d, run_url, note).await.0
+    }
+
+    /// [`GitHub::apply_started`], and when GitHub wrote the `in_progress`
+    /// status (its `created_at`): when the apply began, by GitHub's clock.
+    pub async fn apply_started_at(
+        &self,
+        repo: &str,
+        d: &NewDeployment,
+        run_url: Option<&str>,
+        note: Note<'_>,
+    ) -> (Started, Option<String>) {
         let id = match self.create_deployment(repo, d).await {
             Ok(Some(id)) => id,
-            Ok(None) => return Started::Not,
+            Ok(None) => return (Started::Not, None),
             Err(e) => {
                 note(format!("no deployment recorded on {repo}: {e}"));
                 return match may_go_later(&e) {
-                    true => Started::Later,
-                    false => Started::Not,
+                    true => (Started::Later, None),
+                    false => (Started::Not, None),
                 };
             }
         };
+        let description = deployment(&Deployment::Applying);
         let started = self
-            .set_deployment_status(
-                repo,
-                id,
-                "in_progress",
-                &deployment(&Deployment::Applying),
-                run_url,
-            )
+            .post_deployment_status(repo, id, "in_progress", &description, run_url, true)
             .await;
-        if let Err(e) = started {
-            note(format!("deployment {id}: {e}"));
+        match started {
+            Ok(at) => (Started::Made(id), at),
+            Err(e) => {
+                note(format!("deployment {id}: {e}"));
+                (Started::Made(id), None)
+            }
         }
-        Started::Made(id)
     }
 
     /// The apply ended: its deployment `success` or `failure`, with why.

@@ -349,7 +349,21 @@ pub fn approvers_of(
     author: Option<&str>,
     allow_author: bool,
 ) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+    counted(notes, digest, planned_at, author, allow_author)
+        .into_iter()
+        .map(|n| n.login.clone())
+        .collect()
+}
+
+/// Each approver's first note that counts, in the notes' order.
+fn counted<'n>(
+    notes: &'n [PrNote],
+    digest: &str,
+    planned_at: Option<jiff::Timestamp>,
+    author: Option<&str>,
+    allow_author: bool,
+) -> Vec<&'n PrNote> {
+    let mut out: Vec<&PrNote> = Vec::new();
     for n in notes {
         let counts = !n.bot
             && !n.edited
@@ -359,11 +373,32 @@ pub fn approvers_of(
             && approved_prefixes(&n.body)
                 .iter()
                 .any(|p| digest.to_ascii_lowercase().starts_with(p.as_str()));
-        if counts && !out.iter().any(|l| l.eq_ignore_ascii_case(&n.login)) {
-            out.push(n.login.clone());
+        if counts && !out.iter().any(|o| o.login.eq_ignore_ascii_case(&n.login)) {
+            out.push(n);
         }
     }
     out
+}
+
+/// When the plan was approved: the time of the `required`-th approval
+/// among `approvers` (those of [`approvers_of`] who may approve), each
+/// counted at its first note that approves; the last one's when fewer.
+/// GitHub's time of the review or comment, as the note keeps it.
+pub fn approved_at(
+    notes: &[PrNote],
+    (digest, planned_at): (&str, Option<jiff::Timestamp>),
+    (author, allow_author): (Option<&str>, bool),
+    approvers: &[String],
+    required: usize,
+) -> Option<String> {
+    let mut times: Vec<jiff::Timestamp> = counted(notes, digest, planned_at, author, allow_author)
+        .into_iter()
+        .filter(|n| approvers.iter().any(|a| a.eq_ignore_ascii_case(&n.login)))
+        .filter_map(|n| n.at.parse().ok())
+        .collect();
+    times.sort();
+    let i = required.max(1).min(times.len()).checked_sub(1)?;
+    Some(times[i].to_string())
 }
 
 /// Written after the plan; a time that does not parse never counts.

@@ -380,10 +380,39 @@ pub struct Deployment {
     pub actor: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_url: Option<String>,
+    /// The customer's pull request the apply came from, when it came from
+    /// one (in `customer_repo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr: Option<u64>,
     /// The plan's cost estimate (Infracost), when one was made: what the
     /// pair costs per month once applied, and the change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<crate::data::cost::CostEstimate>,
+    /// Infracost's JSON of the plan applied ([`INFRACOST_FILE`]): what the
+    /// pair's next plan is diffed against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub infracost: Option<serde_json::Value>,
+}
+
+/// Where the Infracost JSON of a plan is kept: in the plan's working copy
+/// while the tools run, then in its plan folder (sealed with the plan),
+/// and by its apply in the pair's deployment record, to be the baseline
+/// of the pair's next plan ([`cost_baseline`]).
+pub const INFRACOST_FILE: &str = "infracost.json";
+
+/// The file a plan's Infracost diff compares against.
+const BASELINE_FILE: &str = "infracost-baseline.json";
+
+/// Infracost's JSON of the pair's last applied plan, written into `dir`
+/// for the next plan to be diffed against; none when the last apply
+/// kept none (or there is none, or the records do not read: the plan is
+/// then broken down, and its comment says so).
+pub fn cost_baseline(store: &Store, unit: &Unit, dir: &std::path::Path) -> Option<PathBuf> {
+    let json = last_deployment(store, unit).ok()??.infracost?;
+    let path = dir.join(BASELINE_FILE);
+    std::fs::create_dir_all(dir).ok()?;
+    crate::util::fs::write_atomic(&path, &serde_json::to_vec(&json).ok()?).ok()?;
+    Some(path)
 }
 
 /// The plan's summary in a plan folder (the engine writes it last), of
@@ -442,7 +471,11 @@ pub fn record_deployment(
         files,
         actor: facts.actor,
         run_url: facts.run_url,
+        pr: facts.pr,
         cost: planned_cost(plan_dir),
+        infracost: crate::util::fs::read_input(plan_dir.join(INFRACOST_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok()),
     };
     let key = deployment_key(unit);
     let bytes = serde_json::to_vec_pretty(&record).expect("a record serialises");
@@ -459,6 +492,8 @@ pub struct DeploymentFacts {
     pub plan_sha256: String,
     pub actor: String,
     pub run_url: Option<String>,
+    /// The customer's pull request the apply came from, if any.
+    pub pr: Option<u64>,
 }
 
 /// The newest deployment record of a unit, if any.

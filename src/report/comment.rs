@@ -252,7 +252,7 @@ fn totals_line(s: &PlanSummary) -> String {
 }
 
 /// The estimate on the first screen: `**+$142.00/month** ($1,361.31/month
-/// in all, Infracost's estimate)`.
+/// in all, Infracost's estimate against the last applied plan)`.
 pub fn cost_text(c: &crate::data::cost::CostEstimate) -> String {
     let total = c.monthly_cents().map_or(String::new(), |m| {
         format!(
@@ -260,7 +260,11 @@ pub fn cost_text(c: &crate::data::cost::CostEstimate) -> String {
             crate::data::cost::money(m, &c.currency)
         )
     });
-    format!("**{}** ({total}Infracost's estimate)", c.change_text())
+    let basis = c.basis.map_or(String::new(), |b| format!(" {}", b.words()));
+    format!(
+        "**{}** ({total}Infracost's estimate{basis})",
+        c.change_text()
+    )
 }
 
 /// A GitHub alert naming every destroyed and replaced address (up to

@@ -14,7 +14,21 @@ pub struct Applied {
     pub product: Option<String>,
     pub customer_sha: Option<String>,
     pub run_url: Option<String>,
+    /// The customer's repository and the pull request the apply came
+    /// from, when it came from one.
+    pub customer_repo: Option<String>,
+    pub pr: Option<u64>,
     pub cost: Option<CostEstimate>,
+}
+
+impl Applied {
+    /// `owner/repo#12`, or `#12` without the repository.
+    fn pull_request(&self) -> Option<String> {
+        self.pr.map(|n| match &self.customer_repo {
+            Some(r) => format!("{r}#{n}"),
+            None => format!("#{n}"),
+        })
+    }
 }
 
 /// The report of `customer` for `month` (`YYYY-MM`): `applied` holds
@@ -63,7 +77,7 @@ impl<'a> CostReport<'a> {
     }
 
     /// The totals of what is deployed, per currency.
-    fn totals(&self) -> Vec<(String, i128)> {
+    pub fn totals(&self) -> Vec<(String, i128)> {
         let mut out: Vec<(String, i128)> = Vec::new();
         for c in self.deployed.iter().filter_map(|a| a.cost.as_ref()) {
             let Some(m) = c.monthly_cents() else { continue };
@@ -73,6 +87,31 @@ impl<'a> CostReport<'a> {
             }
         }
         out
+    }
+
+    /// The total deployed at the month's end in words (`$1,361.31`;
+    /// several currencies joined by ` + `), and the month's applies'
+    /// changes summed: the dashboard's row of the month.
+    pub fn month_row(&self) -> crate::report::dashboard::CostMonth {
+        let totals: Vec<String> = self
+            .totals()
+            .iter()
+            .map(|(cur, t)| money(*t, cur))
+            .collect();
+        let change = crate::data::cost::CostSum::of(self.changes.iter().map(|a| a.cost.as_ref()));
+        crate::report::dashboard::CostMonth {
+            month: self.month.to_string(),
+            total: match (self.deployed.is_empty(), totals.is_empty()) {
+                (true, _) => "nothing applied".into(),
+                (false, true) => "no estimate".into(),
+                (false, false) => totals.join(" + "),
+            },
+            change: match change {
+                Some(c) => c.text(),
+                None if self.changes.is_empty() => "no apply".into(),
+                None => "no estimate".into(),
+            },
+        }
     }
 
     /// The Markdown page.
@@ -106,10 +145,10 @@ impl<'a> CostReport<'a> {
             out.push_str("No apply in the month.\n");
             return out;
         }
-        out.push_str("| applied | environment | product | change | per month after | commit | run |\n|---|---|---|---:|---:|---|---|\n");
+        out.push_str("| applied | environment | product | change | per month after | commit | pull request | run |\n|---|---|---|---:|---:|---|---|---|\n");
         for a in &self.changes {
             out.push_str(&format!(
-                "| {} | `{}` | {} | {} | {} | {} | {} |\n",
+                "| {} | `{}` | {} | {} | {} | {} | {} | {} |\n",
                 a.time,
                 a.environment,
                 product(a),
@@ -121,6 +160,8 @@ impl<'a> CostReport<'a> {
                         "`{}`",
                         &s[..s.len().min(12)]
                     )),
+                a.pull_request()
+                    .map_or("–".to_string(), |p| format!("`{p}`")),
                 a.run_url
                     .as_deref()
                     .map_or("–".to_string(), |u| format!("[run]({u})")),
@@ -133,7 +174,7 @@ impl<'a> CostReport<'a> {
     /// per apply in the month (`change`).
     pub fn csv(&self) -> String {
         let mut out = String::from(
-            "kind,customer,environment,product,time,monthly,change,currency,commit,run\n",
+            "kind,customer,environment,product,time,monthly,change,currency,commit,pull_request,run\n",
         );
         let rows = self
             .deployed
@@ -152,6 +193,7 @@ impl<'a> CostReport<'a> {
                 c.and_then(|c| c.diff_monthly.clone()).unwrap_or_default(),
                 c.map(|c| c.currency.clone()).unwrap_or_default(),
                 a.customer_sha.clone().unwrap_or_default(),
+                a.pull_request().unwrap_or_default(),
                 a.run_url.clone().unwrap_or_default(),
             ];
             let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
@@ -217,11 +259,14 @@ mod tests {
             product: None,
             customer_sha: Some("abcdef0123456789".into()),
             run_url: Some("https://github.com/provider/manager/actions/runs/1".into()),
+            customer_repo: Some("acme/infra".into()),
+            pr: (env == "staging").then_some(12),
             cost: Some(CostEstimate {
                 currency: "USD".into(),
                 monthly: Some(monthly.into()),
                 past_monthly: None,
                 diff_monthly: Some(diff.into()),
+                basis: None,
             }),
         }
     }
@@ -244,12 +289,19 @@ mod tests {
         assert_eq!(r.changes.len(), 2);
         let md = r.markdown();
         assert!(md.contains("| **total** | | **$442.50** | |"), "{md}");
-        assert!(md.contains("| +$42.50 | $142.50 |"), "{md}");
+        assert!(
+            md.contains("| +$42.50 | $142.50 | `abcdef012345` | `acme/infra#12` | [run]("),
+            "{md}"
+        );
+        assert!(
+            md.contains("| +$300.00 | $300.00 | `abcdef012345` | – |"),
+            "{md}"
+        );
         assert!(!md.contains("900"), "{md}");
         let csv = r.csv();
         assert_eq!(csv.lines().count(), 5, "{csv}");
         assert!(
-            csv.contains("change,acme,staging,,2026-11-02T10:00:00Z,142.5,42.5,USD,"),
+            csv.contains("change,acme,staging,,2026-11-02T10:00:00Z,142.5,42.5,USD,abcdef0123456789,acme/infra#12,https://"),
             "{csv}"
         );
         assert_eq!(csv_field("=cmd()"), "'=cmd()");

@@ -168,6 +168,21 @@ pub struct CustomerView {
     pub history: Vec<Event>,
     /// The customer's pins (the registry's `pins:`).
     pub pins: Vec<PinView>,
+    /// Its cost per month, oldest first (empty when no apply kept an
+    /// estimate).
+    pub cost: Vec<CostMonth>,
+}
+
+/// One month of a customer's cost, from the deployment records (each
+/// apply keeps its plan's Infracost estimate).
+#[derive(Debug, Clone, Serialize)]
+pub struct CostMonth {
+    /// `2026-11`
+    pub month: String,
+    /// What is deployed at the month's end costs per month: `$1,361.31`.
+    pub total: String,
+    /// The month's applies' changes summed: `+$1,361.31/month`.
+    pub change: String,
 }
 
 /// One pin of a customer: the hold in words, and whether it expired.

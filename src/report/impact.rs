@@ -137,6 +137,10 @@ pub struct PlanGroup {
     pub blocked: Vec<(Unit, String)>,
     /// The representative member's plan folder.
     pub plan_dir: String,
+    /// The members' estimated change per month summed (Infracost, when a
+    /// gate ran it): the group's total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::data::cost::CostSum>,
 }
 
 impl PlanGroup {
@@ -189,8 +193,21 @@ pub fn group_plans(
         let blocked = verdict
             .starts_with("blocked")
             .then(|| (unit.clone(), verdict.clone()));
+        let cost = crate::data::cost::CostSum::of([s.cost.as_ref()]);
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, g)) => {
+                g.cost = match (g.cost.take(), s.cost.as_ref()) {
+                    (None, None) => None,
+                    // Members before this one had no estimate.
+                    (None, Some(_)) => cost.map(|mut c| {
+                        c.unpriced += g.members.len();
+                        c
+                    }),
+                    (Some(mut c), e) => {
+                        c.add(e);
+                        Some(c)
+                    }
+                };
                 g.blocked.extend(blocked);
                 g.members.push(unit);
                 g.most_destroyed = g.most_destroyed.max(s.delete + s.replace);
@@ -209,6 +226,7 @@ pub fn group_plans(
                     gates: vec![verdict],
                     blocked: blocked.into_iter().collect(),
                     plan_dir: dir,
+                    cost,
                 },
             )),
         }
@@ -230,6 +248,8 @@ pub fn merge_plans(shards: Vec<Plans>) -> Plans {
         for g in p.groups {
             match out.groups.iter_mut().find(|o| o.resources == g.resources) {
                 Some(o) => {
+                    o.cost =
+                        merge_costs((o.cost.take(), o.members.len()), (g.cost, g.members.len()));
                     o.members.extend(g.members);
                     o.blocked.extend(g.blocked);
                     o.most_destroyed = o.most_destroyed.max(g.most_destroyed);
@@ -247,6 +267,30 @@ pub fn merge_plans(shards: Vec<Plans>) -> Plans {
     out.groups
         .sort_by_key(|g| std::cmp::Reverse(g.members.len()));
     out
+}
+
+/// Two groups' sums as one; the members of a group without any estimate
+/// count as plans without one.
+fn merge_costs(
+    (a, a_members): (Option<crate::data::cost::CostSum>, usize),
+    (b, b_members): (Option<crate::data::cost::CostSum>, usize),
+) -> Option<crate::data::cost::CostSum> {
+    let none = |n: usize| crate::data::cost::CostSum {
+        unpriced: n,
+        ..Default::default()
+    };
+    match (a, b) {
+        (None, None) => None,
+        (Some(mut a), b) => {
+            a.merge(&b.unwrap_or_else(|| none(b_members)));
+            Some(a)
+        }
+        (None, Some(b)) => {
+            let mut a = none(a_members);
+            a.merge(&b);
+            Some(a)
+        }
+    }
 }
 
 /// Why a changed pair that no shard answered for has no plan.
@@ -346,7 +390,47 @@ mod tests {
             gates: gates.iter().map(|g| g.to_string()).collect(),
             blocked: Vec::new(),
             plan_dir: String::new(),
+            cost: None,
         }
+    }
+
+    /// A group's cost is its members' changes summed; a member without an
+    /// estimate is counted apart, and shards merge their sums.
+    #[test]
+    fn a_groups_cost_is_its_members_changes_summed() {
+        use crate::data::cost::CostEstimate;
+        let member = |c: &str, diff: Option<&str>| {
+            let mut s = crate::data::summary::PlanSummary::of(c, "staging");
+            s.cost = diff.map(|d| CostEstimate {
+                currency: "USD".into(),
+                monthly: Some("100".into()),
+                past_monthly: None,
+                diff_monthly: Some(d.into()),
+                basis: None,
+            });
+            (Unit::new(c, None, "staging"), s, String::new())
+        };
+        let groups = group_plans(vec![
+            member("a", None),
+            member("b", Some("1361.3075")),
+            member("c", Some("1361.3075")),
+        ]);
+        assert_eq!(groups.len(), 1);
+        let cost = groups[0].cost.as_ref().unwrap();
+        assert_eq!(cost.text(), "+$2,722.62/month; 1 plan without an estimate");
+        let shard = |g: Vec<PlanGroup>| Plans {
+            planned: g.len(),
+            groups: g,
+            ..Plans::default()
+        };
+        let merged = merge_plans(vec![
+            shard(groups),
+            shard(group_plans(vec![member("d", Some("-1"))])),
+        ]);
+        assert_eq!(
+            merged.groups[0].cost.as_ref().unwrap().text(),
+            "+$2,721.62/month; 1 plan without an estimate"
+        );
     }
 
     /// Issue #52: never "no gates, gates 2/2".

@@ -243,6 +243,15 @@ pub fn plan_summary(
         crate::util::text::count(pairs.len(), "pair", "pairs"),
         crate::util::text::count(groups.len(), "group", "groups")
     );
+    // The wave's total change per month: every pair's estimate summed.
+    if let Some(total) =
+        crate::data::cost::CostSum::of(pairs.iter().map(|p| p.summary.cost.as_ref()))
+    {
+        s.push_str(&format!(
+            "The wave's cost: **{}** in all (Infracost's estimates summed over its pairs).\n\n",
+            md_escape(&total.text())
+        ));
+    }
     for (i, g) in groups.iter().enumerate() {
         // A group of hundreds names its first few; every pair is in the
         // table below.
@@ -257,8 +266,11 @@ pub fn plan_summary(
                 g.members.len() - shown
             ));
         }
+        let cost = g.cost.as_ref().map_or(String::new(), |c| {
+            format!(", cost: {}", md_escape(&c.text()))
+        });
         s.push_str(&format!(
-            "**Group {}** ({}, gates: {}): {}\n\n",
+            "**Group {}** ({}, gates: {}{cost}): {}\n\n",
             i + 1,
             crate::util::text::count(g.members.len(), "pair", "pairs"),
             md_escape(&g.gates_phrase()),

@@ -400,6 +400,7 @@ fn keep_deployment(
             plan_sha256: plan_sha256.to_string(),
             actor: actor.to_string(),
             run_url: ctx.run_url(),
+            pr: None,
         },
     )
     .map(drop)

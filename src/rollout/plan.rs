@@ -95,7 +95,18 @@ fn seal_row(
             return Ok(None);
         }
     };
-    let bundle = seal::seal_dir(key, &unit.customer, &unit.place(), dir, BUNDLED)
+    // Infracost's JSON, when it estimated the plan: the apply keeps it as
+    // the next plan's baseline.
+    let names: Vec<&str> = BUNDLED
+        .iter()
+        .copied()
+        .chain(
+            [crate::engine::INFRACOST_FILE]
+                .into_iter()
+                .filter(|n| dir.join(n).is_file()),
+        )
+        .collect();
+    let bundle = seal::seal_dir(key, &unit.customer, &unit.place(), dir, &names)
         .map_err(|e| Error::failed(e.to_string()))?;
     crate::util::fs::write_atomic(&dir.join(BUNDLE), &bundle)
         .map_err(|e| Error::failed(e.to_string()))?;

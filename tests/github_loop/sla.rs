@@ -205,6 +205,29 @@ fn the_sla_report_measures_the_loops_records_and_shows_a_forced_breach() {
         "{}",
         csv.stdout
     );
+
+    // The apply came from the merged pull request: its deployment record
+    // keeps the number, and the cost report names it (#86 point 3).
+    let month = jiff::Timestamp::now().strftime("%Y-%m").to_string();
+    let cost = |csv: bool| {
+        let mut run = common::Run::from(w.fx.fleetform());
+        run = run.args(["report", "cost", "--customer", "acme", "--month", &month]);
+        if csv {
+            run = run.arg("--csv");
+        }
+        let out = run.output();
+        ok(&out);
+        out.stdout
+    };
+    let pull = format!("{ACME}#{pr}");
+    let md = cost(false);
+    assert!(md.contains(&format!("| `{pull}` | [run](")), "{md}");
+    let csv = cost(true);
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("change,acme,staging,") && l.contains(&format!(",{pull},"))),
+        "{csv}"
+    );
     w.gh.assert_clean();
 }
 

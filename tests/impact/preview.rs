@@ -176,6 +176,7 @@ mod rendered {
             gates: vec!["gates 3/3".into(), "blocked by max_destroy".into()],
             blocked: vec![(members[1].clone(), "blocked by max_destroy".into())],
             plan_dir: ".fleetform/impact/acme/network/production".into(),
+            cost: None,
         };
         let plans = Plans {
             planned: 3,
@@ -327,6 +328,7 @@ mod rendered {
                 gates: vec!["gates 3/3".into()],
                 blocked: Vec::new(),
                 plan_dir: "x".into(),
+                cost: None,
             })
             .collect();
         let plans = Plans {
@@ -469,6 +471,7 @@ mod rendered {
                     .map(|u| (u.clone(), "blocked by max_destroy".into()))
                     .collect(),
                 plan_dir: "x".into(),
+                cost: None,
             })
             .collect();
         let plans = Plans {

@@ -187,6 +187,7 @@ pub(crate) fn every_state() -> fleetform::report::dashboard::Dashboard {
         cells,
         history: Vec::new(),
         pins: Vec::new(),
+        cost: Vec::new(),
     };
     let mut customers = vec![
         customer(

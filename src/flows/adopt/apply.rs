@@ -253,6 +253,7 @@ fn keep_records(
             plan_sha256: record.plan_sha256.clone(),
             actor: record.actor.clone(),
             run_url: ctx.run_url(),
+            pr: None,
         },
     )
     .map_err(AdoptError::from)?;

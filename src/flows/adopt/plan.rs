@@ -99,6 +99,8 @@ pub(super) fn plan_pair(
             pull: None,
             awaiting: Vec::new(),
             policy_tools: true,
+            // An adoption changes no cost Infracost would see twice.
+            cost_baseline: None,
         })
         .map_err(|e| match mapping.missing_target(&e) {
             Some(m) => Error::from(m),

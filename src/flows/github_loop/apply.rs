@@ -126,9 +126,11 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, cx: &Context) -> Res
             })
             .collect();
         let approver = shared_checks(&runs, &manager, &manager_gh).await?;
+        // The go-ahead: when GitHub made this run (a merge, `/fleetform
+        // apply`); the approval is measured from once known.
         let asked = super::sla::apply_asked(&manager, env, &manager_gh, &session.ctx, &cx.out);
         let times = crate::audit::Times {
-            approval: asked.await,
+            event: asked.await,
             ..Default::default()
         };
         let opened = open_all(runs, &key, manager.has_products()).await?;
@@ -414,7 +416,7 @@ impl ApplyRun<'_> {
         self.not_stale().await?;
         self.not_behind_the_last_apply().await?;
         self.same_identity().await?;
-        let approvers = self.approved_on_the_pull_request(&checked.record).await?;
+        let (approvers, approved_at) = self.approved_on_the_pull_request(&checked.record).await?;
         let checked = &Checked {
             approvers,
             ..checked.clone()
@@ -431,11 +433,17 @@ impl ApplyRun<'_> {
         if self.settings.dry_run {
             return self.dry_run(checked, pull.as_ref());
         }
-        let deployment = self.deployment_started().await;
+        let (deployment, began) = self.deployment_started().await;
         let result = self.terraform_apply(pull.as_ref());
         let ended = self.deployment_ended(deployment, &result).await;
+        let approval = super::sla::approval_time(
+            checked.times.event.as_deref(),
+            approved_at.as_deref(),
+            (checked.approver.is_some(), began.as_deref()),
+        );
         let checked = &Checked {
             times: crate::audit::Times {
+                approval,
                 apply: ended,
                 ..checked.times.clone()
             },
@@ -446,7 +454,7 @@ impl ApplyRun<'_> {
 
     /// The apply as a GitHub deployment on the customer's repo,
     /// `in_progress` (see [`super::deployments`]).
-    async fn deployment_started(&self) -> Option<u64> {
+    async fn deployment_started(&self) -> (Option<u64>, Option<String>) {
         let payload = self.payload();
         let manager_sha = self
             .session

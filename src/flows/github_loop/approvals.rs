@@ -28,13 +28,16 @@ pub(crate) struct Ask<'a> {
 /// The approvers (oldest approval first), or why there are not enough.
 /// `gh` reads the pull request; `teams` answers team membership (a token
 /// that can read the teams' organisation).
+/// The approvers, and when the plan was approved (the time of the
+/// approval that completed the rule, see
+/// [`crate::policy::approval::approved_at`]).
 pub(super) async fn check(
     gh: &GitHub,
     teams: &GitHub,
     rule: &ApprovalRule,
     ask: &Ask<'_>,
-) -> Result<std::result::Result<Vec<String>, String>> {
-    check_excluding(gh, teams, rule, ask, &[]).await
+) -> Result<std::result::Result<(Vec<String>, Option<String>), String>> {
+    check_at(gh, teams, rule, ask, &[]).await
 }
 
 /// [`check`], where `authors` (of the change: a rollout's pull request
@@ -46,6 +49,19 @@ pub(crate) async fn check_excluding(
     ask: &Ask<'_>,
     authors: &[String],
 ) -> Result<std::result::Result<Vec<String>, String>> {
+    Ok(check_at(gh, teams, rule, ask, authors)
+        .await?
+        .map(|(approvers, _)| approvers))
+}
+
+/// [`check_excluding`], and when the plan was approved.
+async fn check_at(
+    gh: &GitHub,
+    teams: &GitHub,
+    rule: &ApprovalRule,
+    ask: &Ask<'_>,
+    authors: &[String],
+) -> Result<std::result::Result<(Vec<String>, Option<String>), String>> {
     let Some(pr) = ask.pr else {
         return Ok(Err("approvals are required here and are given on the pull request the commit came from, but no pull request is known for it; merge changes through a pull request, then push again".to_string()));
     };
@@ -70,7 +86,14 @@ pub(crate) async fn check_excluding(
         }
     }
     if approvers.len() >= rule.required {
-        return Ok(Ok(approvers));
+        let at = crate::policy::approval::approved_at(
+            &notes,
+            (ask.digest, planned_at),
+            (author.as_deref(), rule.allow_author),
+            &approvers,
+            rule.required,
+        );
+        return Ok(Ok((approvers, at)));
     }
     let mut refusal = waiting(rule, ask, pr, &approvers);
     if !own.is_empty() {

@@ -74,7 +74,18 @@ pub(super) fn read_record(dir: &Path) -> Result<GitHubRecord> {
 
 /// Seals the plan folder's files into [`BUNDLE_FILE`] for the artifact.
 pub(super) fn seal_plan(key: &ArtifactKey, customer: &str, env: &str, dir: &Path) -> Result<()> {
-    let bundle = seal::seal_dir(key, customer, env, dir, BUNDLED)
+    // Infracost's JSON, when it estimated the plan: the apply keeps it as
+    // the next plan's baseline.
+    let names: Vec<&str> = BUNDLED
+        .iter()
+        .copied()
+        .chain(
+            [crate::engine::INFRACOST_FILE]
+                .into_iter()
+                .filter(|n| dir.join(n).is_file()),
+        )
+        .collect();
+    let bundle = seal::seal_dir(key, customer, env, dir, &names)
         .map_err(|e| Error::failed(e.to_string()))?;
     crate::util::fs::write_atomic(&dir.join(BUNDLE_FILE), &bundle)
         .map_err(|e| Error::failed(e.to_string()))

@@ -153,9 +153,10 @@ fn short(sha: &str) -> String {
 }
 
 /// A dispatched apply as a GitHub deployment on the customer's repo (its
-/// environment, the applied commit, the manager commit), `in_progress`.
-/// A deployment that cannot be written is noted; it never stops the
-/// apply.
+/// environment, the applied commit, the manager commit), `in_progress`:
+/// its id and when GitHub wrote that status (the apply's start, by
+/// GitHub's clock). A deployment that cannot be written is noted; it never
+/// stops the apply.
 pub(super) async fn dispatched_started(
     gh: &GitHub,
     (repo, sha, env): (&str, &str, &str),
@@ -163,7 +164,7 @@ pub(super) async fn dispatched_started(
     manager_sha: &str,
     run_url: Option<&str>,
     out: &Output,
-) -> Option<u64> {
+) -> (Option<u64>, Option<String>) {
     let d = crate::github::NewDeployment {
         sha: sha.to_string(),
         environment: env.to_string(),
@@ -172,7 +173,8 @@ pub(super) async fn dispatched_started(
         marker: None,
     };
     let note = |n: String| out.note(&n);
-    gh.apply_started(repo, &d, run_url, &note).await.made()
+    let (started, at) = gh.apply_started_at(repo, &d, run_url, &note).await;
+    (started.made(), at)
 }
 
 /// The dispatched apply's deployment ends: `success`, or `failure` with

@@ -386,6 +386,17 @@ impl PlanRun<'_> {
         awaiting: Vec<String>,
     ) -> std::result::Result<PlanOutcome, Error> {
         let label = self.label(env);
+        let cost_baseline = self
+            .manager
+            .config
+            .policies
+            .has_infracost(env)
+            .then(|| {
+                let store = crate::records::Store::for_customer_role(self.manager, &self.cx.net);
+                let unit = self.manager.unit(&self.customer.slug, env);
+                crate::records::cost_baseline(&store, &unit, dir)
+            })
+            .flatten();
         self.cx.out.group_start(&format!("terraform plan {label}"));
         let result = self.engine.plan(&PlanRequest {
             customer: self.customer,
@@ -398,6 +409,7 @@ impl PlanRun<'_> {
             pull,
             awaiting,
             policy_tools: true,
+            cost_baseline,
         });
         // Terraform's log quotes the customer's values: it goes into the
         // sealed bundle, never into the manager's log.

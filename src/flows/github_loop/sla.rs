@@ -3,8 +3,9 @@
 //! for the customer's event (the workflow run's `created_at`, read here:
 //! the plan's dispatch, or the apply's — the customer's go-ahead, a merge
 //! or `/fleetform apply`), when it wrote the plan comment (the comment
-//! write's answer, see `comment`) and the apply's final deployment status
-//! (its answer, see `deployments`). The runner's clock measures nothing.
+//! write's answer, see `comment`), when the apply was approved
+//! ([`approval_time`]) and the apply's final deployment status (its
+//! answer, see `deployments`). The runner's clock measures nothing.
 
 use crate::audit::Entry;
 use crate::ci::RunContext;
@@ -64,6 +65,41 @@ pub(super) async fn run_created(
     }
 }
 
+/// When the apply was approved, which `apply_within:` counts from (a
+/// promise after approval: the reviewer's wait is not the provider's):
+///
+/// - approvals on the pull request (`approvals:`): when the last approval
+///   needed was given (its review's or comment's time), or the go-ahead
+///   (`go_ahead`: when GitHub made the apply's run) when that came later,
+///   as the apply cannot start before it;
+/// - reviewers on the environment (`env_reviewed`): GitHub's review
+///   history of a run has no time, so when the apply began (`began`: the
+///   `in_progress` status of its deployment, which GitHub writes once the
+///   job runs, that is after the approval);
+/// - no approval (`auto_apply`): the go-ahead.
+pub(super) fn approval_time(
+    go_ahead: Option<&str>,
+    approved_at: Option<&str>,
+    (env_reviewed, began): (bool, Option<&str>),
+) -> Option<String> {
+    let later = |a: &str, b: &str| match (seconds(a), seconds(b)) {
+        (Some(x), Some(y)) if y > x => b.to_string(),
+        _ => a.to_string(),
+    };
+    match (approved_at, env_reviewed) {
+        (Some(at), _) => Some(match go_ahead {
+            Some(g) => later(at, g),
+            None => at.to_string(),
+        }),
+        (None, true) => began.map(str::to_string),
+        (None, false) => go_ahead.map(str::to_string),
+    }
+}
+
+fn seconds(t: &str) -> Option<i64> {
+    crate::fleet::sla::seconds(t)
+}
+
 /// A plan or apply whose GitHub times, as `e` records them, exceed what
 /// `sla:` promises: an `sla_breach` notice for the targets that asked.
 pub(super) fn notify_breach(manager: &Manager, e: &Entry, cx: &Context) {
@@ -87,5 +123,40 @@ pub(super) fn notify_breach(manager: &Manager, e: &Entry, cx: &Context) {
         )
         .unit(&s.customer, &s.environment, s.product.as_deref());
         cx.notify(manager, &notice);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::approval_time;
+
+    #[test]
+    fn an_apply_is_measured_from_its_approval() {
+        let (merge, review, began) = (
+            "2026-11-02T10:00:00Z",
+            "2026-11-02T13:00:00Z",
+            "2026-11-02T15:00:00Z",
+        );
+        // Approved on the pull request three hours after the merge.
+        assert_eq!(
+            approval_time(Some(merge), Some(review), (false, Some(began))).as_deref(),
+            Some(review)
+        );
+        // Approved before the merge: the merge is the start.
+        assert_eq!(
+            approval_time(Some(review), Some(merge), (false, None)).as_deref(),
+            Some(review)
+        );
+        // A reviewer on the environment: when the apply began.
+        assert_eq!(
+            approval_time(Some(merge), None, (true, Some(began))).as_deref(),
+            Some(began)
+        );
+        assert_eq!(approval_time(Some(merge), None, (true, None)), None);
+        // Nothing to approve: the go-ahead.
+        assert_eq!(
+            approval_time(Some(merge), None, (false, Some(began))).as_deref(),
+            Some(merge)
+        );
     }
 }

@@ -235,6 +235,7 @@ fn keep_deployment(
             plan_sha256: done.plan_sha256.clone(),
             actor: actor.to_string(),
             run_url: ctx.run_url(),
+            pr: None,
         },
     )
 }

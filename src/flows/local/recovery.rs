@@ -589,7 +589,9 @@ mod tests {
             files: Vec::new(),
             actor: actor.into(),
             run_url: None,
+            pr: None,
             cost: None,
+            infracost: None,
         }
     }
 

@@ -182,8 +182,13 @@ fn group_fold(n: usize, g: &PlanGroup) -> Fold {
         ),
         false => String::new(),
     };
+    // The group's total change per month, Infracost's estimate summed
+    // over its pairs.
+    let cost = g.cost.as_ref().map_or(String::new(), |c| {
+        format!("; {} in all (Infracost)", html_escape(&c.text()))
+    });
     let open = format!(
-        "<details><summary>Plan {n}: {}; {}; {}</summary>\n\nPairs: {}\n\n{listed}| action | address | attributes |\n|---|---|---|\n",
+        "<details><summary>Plan {n}: {}; {}; {}{cost}</summary>\n\nPairs: {}\n\n{listed}| action | address | attributes |\n|---|---|---|\n",
         crate::util::text::count(g.members.len(), "pair", "pairs"),
         html_escape(&match counts.is_empty() {
             true => "no resource changes".to_string(),

@@ -232,6 +232,7 @@ fn plan_all(
                 pull: None,
                 awaiting: Vec::new(),
                 policy_tools: false,
+                cost_baseline: None,
             };
             progress.started(&unit.to_string());
             let result = engine.plan(&req);

@@ -67,13 +67,14 @@ impl ApplyRun<'_> {
 
     /// With `approvals:` for this environment, enough approvers approved
     /// this very plan on the customer's pull request (see
-    /// [`super::approvals`]); who they were, or the refusal.
+    /// [`super::approvals`]); who they were and when it was approved, or
+    /// the refusal.
     pub(super) async fn approved_on_the_pull_request(
         &self,
         record: &GitHubRecord,
-    ) -> Result<Vec<String>> {
+    ) -> Result<(Vec<String>, Option<String>)> {
         let Some(rule) = self.manager.approval_rule(self.env()) else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         };
         let ask = super::super::approvals::Ask {
             repo: &self.payload().customer_repo,
@@ -102,13 +103,13 @@ impl ApplyRun<'_> {
             }
         };
         match super::super::approvals::check(self.gh(), teams, rule, &ask).await? {
-            Ok(approvers) => {
+            Ok((approvers, at)) => {
                 self.cx.out.note(&format!(
                     "{}: approved on the pull request by {}",
                     self.label(),
                     approvers.join(", ")
                 ));
-                Ok(approvers)
+                Ok((approvers, at))
             }
             Err(reason) => {
                 if reason.starts_with("waiting for approval") {

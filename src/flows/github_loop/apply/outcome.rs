@@ -87,6 +87,7 @@ impl ApplyRun<'_> {
                 plan_sha256: done.plan_sha256.clone(),
                 actor: audit.actor.clone(),
                 run_url: self.session.run_url.clone(),
+                pr: payload.pr,
             },
         );
         super::super::sla::notify_breach(self.manager, &audit, self.cx);
