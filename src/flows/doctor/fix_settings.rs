@@ -14,7 +14,8 @@ use crate::doctor::facts::{
     WorkflowPermissions,
 };
 use crate::doctor::{
-    Role, ENGINE_VARIABLE, READ_ROLE_VARIABLE, REGION_VARIABLE, WRITE_ROLE_VARIABLE,
+    Role, DOCTOR_REGION_VARIABLE, DOCTOR_ROLE_VARIABLE, ENGINE_VARIABLE, READ_ROLE_VARIABLE,
+    REGION_VARIABLE, WRITE_ROLE_VARIABLE,
 };
 
 /// One setting to change.
@@ -260,19 +261,21 @@ fn reviewers_named(
 pub type Variables = (Vec<String>, Vec<(String, String)>);
 
 /// The repository variables fleetform.yml gives the values of, where
-/// the deploy workflow reads them (`deploy`): the engine version
+/// the deploy workflow (`deploy`) or the doctor workflow (`doctor`)
+/// reads them: the engine version
 /// (`terraform.version`) and the records' region (`records.region`).
 /// `vars`: the repository's variables' names and the values of those.
 /// The records roles' ARNs (`records.write_role`, `read_role`) too; an
-/// unnamed write role is left.
+/// unnamed write role is left. With state in an s3 backend, the doctor
+/// workflow's role (`state.doctor_role`) and the backend's region.
 pub fn plan_variables(
     manager: &Manager,
-    deploy: bool,
+    (deploy, doctor): (bool, bool),
     vars: &Fetched<Variables>,
 ) -> (Vec<Setting>, Vec<String>) {
     let mut out = Vec::new();
     let mut left = Vec::new();
-    if !deploy {
+    if !deploy && !doctor {
         return (out, left);
     }
     let (names, values) = match vars {
@@ -283,7 +286,7 @@ pub fn plan_variables(
         }
     };
     let mut want = Vec::new();
-    if let Some(pin) = &manager.config.terraform.version {
+    if let Some(pin) = manager.config.terraform.version.as_ref().filter(|_| deploy) {
         want.push((
             ENGINE_VARIABLE,
             pin.0.clone(),
@@ -291,7 +294,7 @@ pub fn plan_variables(
             "engine version",
         ));
     }
-    if let Records::S3 { region, .. } = &manager.config.records {
+    if let (Records::S3 { region, .. }, true) = (&manager.config.records, deploy) {
         want.push((
             REGION_VARIABLE,
             region.clone(),
@@ -311,6 +314,25 @@ pub fn plan_variables(
                 None => {}
             }
         }
+    }
+    // The doctor workflow's role for the state bucket's settings.
+    if let (Some(arn), crate::config::Backend::S3 { region, .. }, true) = (
+        &manager.config.state.doctor_role,
+        &manager.config.terraform.backend,
+        doctor,
+    ) {
+        want.push((
+            DOCTOR_ROLE_VARIABLE,
+            arn.clone(),
+            "state.doctor_role",
+            "state bucket versioning",
+        ));
+        want.push((
+            DOCTOR_REGION_VARIABLE,
+            region.clone(),
+            "terraform.backend.region",
+            "state bucket versioning",
+        ));
     }
     for (name, value, from, row) in want {
         let now = values
