@@ -315,24 +315,8 @@ pub fn plan_variables(
             }
         }
     }
-    // The doctor workflow's role for the state bucket's settings.
-    if let (Some(arn), crate::config::Backend::S3 { region, .. }, true) = (
-        &manager.config.state.doctor_role,
-        &manager.config.terraform.backend,
-        doctor,
-    ) {
-        want.push((
-            DOCTOR_ROLE_VARIABLE,
-            arn.clone(),
-            "state.doctor_role",
-            "state bucket versioning",
-        ));
-        want.push((
-            DOCTOR_REGION_VARIABLE,
-            region.clone(),
-            "terraform.backend.region",
-            "state bucket versioning",
-        ));
+    if doctor {
+        want.extend(doctor_role(manager));
     }
     for (name, value, from, row) in want {
         let now = values
@@ -352,6 +336,28 @@ pub fn plan_variables(
         }
     }
     (out, left)
+}
+
+/// The doctor workflow's role for the state bucket's settings
+/// (`state.doctor_role`) and the backend's region, with an s3 backend:
+/// (variable, value, from, doctor row).
+fn doctor_role(manager: &Manager) -> Vec<(&'static str, String, &'static str, &'static str)> {
+    let (Some(arn), crate::config::Backend::S3 { region, .. }) = (
+        &manager.config.state.doctor_role,
+        &manager.config.terraform.backend,
+    ) else {
+        return Vec::new();
+    };
+    let row = "state bucket versioning";
+    vec![
+        (DOCTOR_ROLE_VARIABLE, arn.clone(), "state.doctor_role", row),
+        (
+            DOCTOR_REGION_VARIABLE,
+            region.clone(),
+            "terraform.backend.region",
+            row,
+        ),
+    ]
 }
 
 #[cfg(test)]
