@@ -223,7 +223,7 @@ fn unit_dir(t: &OpTarget) -> PathBuf {
 /// `state versions`: the table, or JSON.
 fn versions(args: &StateArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let t = read_only(args)?;
-    let rows = recovery::versions(&t, manager_dir, cx)?;
+    let rows = crate::flows::local::version_list::versions(&t, manager_dir, cx)?;
     if args.json {
         cx.out.json(&rows).expect("serialisable");
         return Ok(());
@@ -240,10 +240,16 @@ fn versions(args: &StateArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
                 match (&r.unreadable, &r.applied_by) {
                     (Some(why), _) => format!("not a state: {why}"),
                     (None, Some(a)) => format!(
-                        "apply by {a} (plan sha256:{})",
+                        "apply by {a} (plan sha256:{}){}",
                         r.plan_sha256
                             .as_deref()
-                            .map_or(String::new(), |d| d.chars().take(12).collect())
+                            .map_or(String::new(), |d| d.chars().take(12).collect()),
+                        match r.matched_by {
+                            Some(crate::flows::local::version_list::MatchedBy::Time) => {
+                                ", matched by time: its record keeps no serial"
+                            }
+                            _ => "",
+                        }
                     ),
                     (None, None) => "-".into(),
                 },

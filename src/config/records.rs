@@ -118,10 +118,7 @@ impl Manager {
             }
             for (key, role) in self.config.records.roles() {
                 let Some(role) = role else { continue };
-                let ok = role.starts_with("arn:")
-                    && role.split(':').count() >= 6
-                    && !role.chars().any(|c| c.is_whitespace() || c.is_control());
-                if !ok {
+                if !is_arn(role) {
                     return Err(self.invalid(
                         &format!("/records/{key}"),
                         "a role's ARN (`arn:aws:iam::<account>:role/<name>`)",
@@ -129,6 +126,21 @@ impl Manager {
                 }
             }
         }
+        if let Some(role) = &self.config.state.doctor_role {
+            if !is_arn(role) {
+                return Err(self.invalid(
+                    "/state/doctor_role",
+                    "a role's ARN (`arn:aws:iam::<account>:role/<name>`)",
+                ));
+            }
+        }
         Ok(())
     }
+}
+
+/// A role's ARN as the workflows pass it to configure-aws-credentials.
+fn is_arn(role: &str) -> bool {
+    role.starts_with("arn:")
+        && role.split(':').count() >= 6
+        && !role.chars().any(|c| c.is_whitespace() || c.is_control())
 }

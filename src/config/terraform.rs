@@ -175,6 +175,12 @@ pub struct StateConfig {
     /// warns of a lifecycle rule that expires them sooner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_days: Option<u32>,
+    /// The role (its ARN) the doctor workflow assumes to read the state
+    /// bucket's settings: `doctor --fix` sets the repository variable
+    /// FLEETFORM_DOCTOR_ROLE to it (and FLEETFORM_DOCTOR_REGION to the
+    /// backend's region).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doctor_role: Option<String>,
 }
 
 impl StateConfig {

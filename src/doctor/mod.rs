@@ -68,12 +68,13 @@ pub use secret_ages::{secret_age_checks, sensitive_variable_checks, stored_secre
 pub use secret_keys::{customer_key_checks, key_environments};
 pub use setup::{
     batch_check, dashboard_check, engine_version_check, plan_check, records_check,
-    records_recipient_check, records_variables_check, required_version_check, ENGINE_VARIABLE,
-    PINNED_VARIABLES, READ_ROLE_VARIABLE, REGION_VARIABLE, WRITE_ROLE_VARIABLE,
+    records_recipient_check, records_variables_check, required_version_check,
+    DOCTOR_REGION_VARIABLE, DOCTOR_ROLE_VARIABLE, ENGINE_VARIABLE, PINNED_VARIABLES,
+    READ_ROLE_VARIABLE, REGION_VARIABLE, WRITE_ROLE_VARIABLE,
 };
 pub use state_bucket::{state_bucket_checks, StateBucketFacts};
 pub use templates::{
-    environments_reading, installed_templates, template_checks, TemplateEnvironment,
+    environments_reading, installed_for, installed_templates, template_checks, TemplateEnvironment,
     TEMPLATE_ENVIRONMENTS,
 };
 

@@ -220,17 +220,23 @@ pub fn records_recipient_check(manager: &Manager) -> Option<Check> {
 
 /// The repository variables fleetform.yml fixes the values of: doctor
 /// reads them with the names (no extra request) and compares them.
-pub const PINNED_VARIABLES: [&str; 4] = [
+pub const PINNED_VARIABLES: [&str; 6] = [
     ENGINE_VARIABLE,
     REGION_VARIABLE,
     WRITE_ROLE_VARIABLE,
     READ_ROLE_VARIABLE,
+    DOCTOR_ROLE_VARIABLE,
+    DOCTOR_REGION_VARIABLE,
 ];
 
 pub const ENGINE_VARIABLE: &str = "FLEETFORM_TERRAFORM_VERSION";
 pub const REGION_VARIABLE: &str = "FLEETFORM_RECORDS_REGION";
 pub const WRITE_ROLE_VARIABLE: &str = "FLEETFORM_RECORDS_WRITE_ROLE";
 pub const READ_ROLE_VARIABLE: &str = "FLEETFORM_RECORDS_READ_ROLE";
+/// The doctor workflow's role for the state bucket's settings, and its
+/// region (`state.doctor_role`, the backend's region).
+pub const DOCTOR_ROLE_VARIABLE: &str = "FLEETFORM_DOCTOR_ROLE";
+pub const DOCTOR_REGION_VARIABLE: &str = "FLEETFORM_DOCTOR_REGION";
 
 fn pinned<'a>(values: &'a [(String, String)], name: &str) -> Option<&'a str> {
     values

@@ -97,7 +97,7 @@ pub const TEMPLATE_ENVIRONMENTS: [TemplateEnvironment; 7] = [
         level: Level::Must,
     },
     TemplateEnvironment {
-        name: "drill",
+        name: DRILL,
         template: "manager-drill.yml",
         holds: "the customer App's key and a role that writes the drill's scratch copies in the state bucket",
         secrets: &[
@@ -152,11 +152,28 @@ pub fn installed_templates(manager_dir: &std::path::Path) -> Vec<(String, String
         .collect()
 }
 
+/// [`installed_templates`] of `manager`, those its configuration uses:
+/// the drill's environment only with state in an s3 backend (its
+/// workflow, which `init` writes always, proves a bucket's versions; a
+/// local backend's states are not on a GitHub runner).
+pub fn installed_for(manager: &Manager) -> Vec<(String, String)> {
+    let bucket = matches!(
+        manager.config.terraform.backend,
+        crate::config::Backend::S3 { .. }
+    );
+    let mut found = installed_templates(&manager.root);
+    found.retain(|(env, _)| bucket || env != DRILL);
+    found
+}
+
+/// The drill's environment.
+pub const DRILL: &str = "drill";
+
 /// The manager's environments whose jobs read the secret `name`: the
 /// deploy workflow's (drift's where a workflow runs jobs there) and each
 /// installed template's, in checklist order.
 pub fn environments_reading(manager: &Manager, name: &str) -> Vec<String> {
-    let installed = installed_templates(&manager.root);
+    let installed = installed_for(manager);
     let is_installed = |env: &str| installed.iter().any(|(e, _)| e == env);
     let deploy = super::manager::expected_environments(manager)
         .into_iter()

@@ -37,6 +37,7 @@ use crate::config::Activity;
 use crate::config::{Customer, Manager, Unit};
 use crate::data::summary::{PlanSummary, ProductFacts, SecretAge};
 use crate::error::{Error, Say};
+use crate::records::StateMark;
 use crate::report::comment::{render_comment, CommentContext};
 use crate::terraform::needs::Inputs;
 use crate::terraform::{Terraform, TerraformError, Workspace};
@@ -420,6 +421,8 @@ impl Engine<'_> {
         let log_path = dir.join("apply.log");
         write_atomic(&log_path, ws.log.as_bytes())?;
         let output = result?;
+        // The state's serial and lineage for the deployment record (never logged).
+        let state = (tf.state_pull(&mut ws).ok()).and_then(|s| StateMark::read(s.as_bytes()));
         let outcome = ApplyOutcome {
             customer: customer.slug.clone(),
             product: self.manager.product.clone(),
@@ -428,8 +431,9 @@ impl Engine<'_> {
             applied: true,
             gates: verdict,
             output,
+            state,
         };
-        let result_path = dir.join("apply.json");
+        let result_path = dir.join(crate::records::APPLY_FILE);
         write_atomic(
             &result_path,
             &serde_json::to_vec_pretty(&outcome).context("serialising the apply result")?,
@@ -589,6 +593,9 @@ pub struct ApplyOutcome {
     pub gates: crate::data::verdict::Verdict,
     #[serde(skip)]
     pub output: String,
+    /// The state's serial and lineage after the apply, when read back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateMark>,
 }
 
 /// What a plan publishes into its results folder.

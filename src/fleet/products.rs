@@ -147,7 +147,7 @@ pub fn run_at_pins(
 }
 
 /// One engine of `view` over `pairs`.
-fn run_view(
+pub fn run_view(
     view: &Manager,
     pairs: &[(&Customer, Vec<String>)],
     rows: &mut Vec<Row>,
@@ -189,7 +189,7 @@ pub fn ordered(
 /// file is wrong gets failed rows (one per allowed product × environment)
 /// and no products. Revoked customers keep every allowed product, so their
 /// rows say "skipped".
-fn subscriptions(
+pub fn subscriptions(
     manager: &Manager,
     selected: &[(&Customer, Vec<String>)],
     products_file: &ProductsFileFn<'_>,

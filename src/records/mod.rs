@@ -32,6 +32,7 @@ mod s3;
 mod s3_http;
 pub mod segments;
 pub mod state_bucket;
+pub mod state_lock;
 
 use std::path::PathBuf;
 
@@ -392,6 +393,11 @@ pub struct Deployment {
     /// pair's next plan is diffed against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub infracost: Option<serde_json::Value>,
+    /// The state's serial and lineage once the apply wrote it (read back
+    /// with `state pull`): the version of the state this apply wrote.
+    /// Records kept before fleetform kept it have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateMark>,
 }
 
 /// Where the Infracost JSON of a plan is kept: in the plan's working copy
@@ -413,6 +419,44 @@ pub fn cost_baseline(store: &Store, unit: &Unit, dir: &std::path::Path) -> Optio
     std::fs::create_dir_all(dir).ok()?;
     crate::util::fs::write_atomic(&path, &serde_json::to_vec(&json).ok()?).ok()?;
     Some(path)
+}
+
+/// A state's serial and lineage: which version of which state.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StateMark {
+    pub serial: u64,
+    pub lineage: String,
+}
+
+impl StateMark {
+    /// The serial and lineage of a state as `terraform state pull` prints
+    /// it; `None` for what is not one (a pair never applied prints nothing).
+    pub fn read(state: &[u8]) -> Option<StateMark> {
+        let json: serde_json::Value = serde_json::from_slice(state).ok()?;
+        Some(StateMark {
+            serial: json.get("serial")?.as_u64()?,
+            lineage: json
+                .get("lineage")?
+                .as_str()
+                .filter(|l| !l.is_empty())?
+                .to_string(),
+        })
+    }
+}
+
+/// The apply's result in a plan folder (the engine writes it once the
+/// apply is done), of which a deployment record keeps the state's mark.
+pub const APPLY_FILE: &str = "apply.json";
+
+/// The state's mark after the apply of the plan in `plan_dir`, if the
+/// apply read it back.
+fn applied_state(plan_dir: &std::path::Path) -> Option<StateMark> {
+    #[derive(serde::Deserialize)]
+    struct WithState {
+        state: Option<StateMark>,
+    }
+    let bytes = crate::util::fs::read_input(plan_dir.join(APPLY_FILE)).ok()?;
+    serde_json::from_slice::<WithState>(&bytes).ok()?.state
 }
 
 /// The plan's summary in a plan folder (the engine writes it last), of
@@ -476,6 +520,7 @@ pub fn record_deployment(
         infracost: crate::util::fs::read_input(plan_dir.join(INFRACOST_FILE))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok()),
+        state: applied_state(plan_dir),
     };
     let key = deployment_key(unit);
     let bytes = serde_json::to_vec_pretty(&record).expect("a record serialises");

@@ -6,7 +6,8 @@
 //! is bounded ([`MAX_STATE`] for a state, the list pages as the records').
 //!
 //! Nothing here deletes a version of a state: [`StateBucket::remove_scratch`]
-//! removes only the drill's scratch copies, whose keys it checks.
+//! removes only the drill's scratch copies, whose keys it checks. Writing
+//! a state under the backend's lock is [`super::state_lock`]'s.
 
 use bytes::Bytes;
 use instant_xml::FromXml;
@@ -82,13 +83,18 @@ fn credentials(var: impl Fn(&str) -> Option<String>) -> Result<Credentials, Stri
 }
 
 /// The bucket and the credential, signing requests.
-struct Signer {
+pub(super) struct Signer {
     bucket: S3Bucket,
     creds: Credentials,
 }
 
 impl Signer {
-    fn request(&self, method: http::Method, object: &str, query: &[(&str, &str)]) -> Request {
+    pub(super) fn request(
+        &self,
+        method: http::Method,
+        object: &str,
+        query: &[(&str, &str)],
+    ) -> Request {
         let c = Some(&self.creds);
         let url = match method {
             http::Method::PUT => {
@@ -146,6 +152,11 @@ impl StateBucket {
         }
     }
 
+    /// The bucket's name.
+    pub(super) fn name(&self) -> &str {
+        &self.settings.bucket
+    }
+
     /// `s3://bucket/key`, for messages.
     pub fn describe(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.settings.bucket)
@@ -169,7 +180,10 @@ impl StateBucket {
     }
 
     /// Runs `work` with the client and the signer on a thread of its own.
-    fn run<T: Send + 'static, Fut: std::future::Future<Output = Result<T, RecordsError>>>(
+    pub(super) fn run<
+        T: Send + 'static,
+        Fut: std::future::Future<Output = Result<T, RecordsError>>,
+    >(
         &self,
         what: &'static str,
         key: &str,

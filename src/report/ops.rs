@@ -115,12 +115,16 @@ pub struct RestorePreview<'a> {
     pub digest: &'a str,
     pub apply_environment: &'a str,
     pub run_id: Option<&'a str>,
+    /// The current version is no state (`N bytes, not JSON`): what it is,
+    /// and the newest readable version compared instead (id, serial).
+    pub unreadable: Option<(&'a str, &'a str, u64)>,
 }
 
 /// The restore's preview, Markdown.
 pub fn restore_preview(p: &RestorePreview<'_>) -> Result<String, minijinja::Error> {
     let env = super::markdown::environment();
-    let older = p.current.2.is_some_and(|c| p.version.2 < c);
+    let compared = p.unreadable.map(|u| u.2).or(p.current.2);
+    let older = compared.is_some_and(|c| p.version.2 < c);
     env.get_template("restore_preview.md")?
         .render(minijinja::context! {
             unit => p.unit,
@@ -131,7 +135,9 @@ pub fn restore_preview(p: &RestorePreview<'_>) -> Result<String, minijinja::Erro
             current => p.current.0,
             current_time => p.current.1,
             current_serial => p.current.2.map_or("not a state".to_string(), |s| format!("serial {s}")),
-            current_serial_n => p.current.2,
+            current_serial_n => compared,
+            unreadable => p.unreadable.map(|u| u.0),
+            compared_with => p.unreadable.map(|u| u.1),
             older => older,
             lineage => p.lineage,
             new_serial => p.new_serial,

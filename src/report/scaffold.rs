@@ -73,7 +73,9 @@ const MAIN_TF: &str = include_str!("templates/init/main.tf");
 /// copy them. `manager-batch.yml` is written always: it runs only on the
 /// relay's `fleetform-batch` dispatches (refusing any other sender's),
 /// needs nothing set up beyond the deploy workflow's, and is in place the
-/// day `relay:` is. With operators, [`OPERATOR_WORKFLOWS`] too.
+/// day `relay:` is. `manager-drill.yml` (the nightly recovery drill) is
+/// written always, as the doctor's and the dashboard's are. With
+/// operators, [`OPERATOR_WORKFLOWS`] too.
 const MANAGER_WORKFLOWS: &[(&str, &str)] = &[
     (
         "manager-deploy.yml",
@@ -98,6 +100,10 @@ const MANAGER_WORKFLOWS: &[(&str, &str)] = &[
     (
         "manager-dashboard.yml",
         include_str!("../../workflows/manager-dashboard.yml"),
+    ),
+    (
+        "manager-drill.yml",
+        include_str!("../../workflows/manager-drill.yml"),
     ),
 ];
 

@@ -373,7 +373,10 @@ impl Terraform {
         if step != "show -json" && step != "output -json" {
             ws.log
                 .push_str(&format!("$ {} {}\n", self.name(), args.join(" ")));
-            ws.log.push_str(&stdout);
+            // A state holds secrets: its bytes stay out of every log.
+            if step != "state pull" {
+                ws.log.push_str(&stdout);
+            }
             ws.log.push_str(&stderr);
         }
         let code = out.status.code().unwrap_or(-1);
@@ -546,6 +549,12 @@ impl Terraform {
             ],
         )?;
         Ok(out)
+    }
+
+    /// The current state, as `terraform state pull` prints it (empty for
+    /// a pair never applied); never logged.
+    pub fn state_pull(&self, ws: &mut Workspace) -> Result<String, TerraformError> {
+        self.state_op(ws, "state pull", &["state", "pull"])
     }
 
     /// A state operation (`import`, `state mv`, `state rm`,

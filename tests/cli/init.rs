@@ -223,7 +223,7 @@ fn the_generated_workflows_pass_zizmor_and_actionlint() {
     r.init(&["--customer", "--dir", "customer"]);
     let mut workflows: Vec<PathBuf> = r.files("manager/.github/workflows");
     workflows.extend(r.files("customer/.github/workflows"));
-    assert_eq!(workflows.len(), 7, "{workflows:?}");
+    assert_eq!(workflows.len(), 8, "{workflows:?}");
     for w in &workflows {
         let text = std::fs::read_to_string(w).unwrap();
         assert!(

@@ -136,6 +136,7 @@ fn role(expr: &str) -> (&'static str, Option<String>) {
         "${{ vars.FLEETFORM_RECORDS_WRITE_ROLE }}" => ("FleetformRecordsWrite", None),
         "${{ vars.FLEETFORM_RECORDS_READ_ROLE }}" => ("FleetformRecordsRead", None),
         "${{ vars.FLEETFORM_DRILL_ROLE }}" => ("FleetformDrill", None),
+        "${{ vars.FLEETFORM_DOCTOR_ROLE }}" => ("FleetformDoctor", None),
         "${{ matrix.identity.role_arn }}" => ("FleetformPlanRole", None),
         e if e.ends_with(".plan.role_arn }}") => ("FleetformPlanRole", Some(env().unwrap())),
         e if e.ends_with(".apply.role_arn }}") => ("FleetformApplyRole", Some(env().unwrap())),

@@ -96,6 +96,13 @@ fn doctor_knows_every_environment_a_template_defines() {
     for name in &envs {
         match name.as_str() {
             "github-pages" | "fleetform-inbox" => continue,
+            // The drill proves a bucket's versions: no row with the local
+            // backend (below with an s3 one).
+            "drill" => {
+                let line = format!("environment {name} ");
+                assert!(!r.stdout.contains(&line), "{}", r.stdout);
+                continue;
+            }
             "impact-plan" => {
                 assert_eq!(row(&r.stdout, "reviewers impact-plan").1, "FAIL");
                 continue;
@@ -113,6 +120,19 @@ fn doctor_knows_every_environment_a_template_defines() {
     }
     assert_eq!(row(&r.stdout, "environment poll").1, "FAIL");
     assert_eq!(row(&r.stdout, "environment dashboard").1, "WARN");
+    let yml = fx.read("manager/fleetform.yml").replace(
+        "  backend:\n    kind: local\n    state_dir: .fleetform/state\n",
+        "  backend:\n    kind: s3\n    bucket: provider-states\n    region: eu-west-1\n",
+    );
+    assert!(yml.contains("kind: s3"), "{yml}");
+    fx.write("manager/fleetform.yml", &yml);
+    let r = doctor(&gh, &fx, &[], &[]);
+    let (_, result, found) = row(&r.stdout, "environment drill");
+    assert_eq!(result, "FAIL", "{}", r.stdout);
+    assert_eq!(
+        found,
+        "missing (.github/workflows/manager-drill.yml runs jobs in it)"
+    );
 }
 
 /// The environments that exist are checked: `poll` holds the Apps' keys

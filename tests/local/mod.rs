@@ -5,4 +5,5 @@ pub(crate) mod engine_version;
 pub(crate) mod four_eyes;
 pub(crate) mod ops;
 pub(crate) mod recovery;
+pub(crate) mod recovery_unreadable;
 pub(crate) mod workflow;

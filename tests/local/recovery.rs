@@ -13,10 +13,10 @@ use crate::moto::{self, Moto};
 use crate::support::fake_github::FakeGitHub;
 use crate::support::rollout_world::World;
 
-const BUCKET: &str = "fleetform-state";
+pub(crate) const BUCKET: &str = "fleetform-state";
 
 /// A signed request with a body; its body on success.
-fn curl_with(url: &str, method: &str, body: &str) -> Option<String> {
+pub(crate) fn curl_with(url: &str, method: &str, body: &str) -> Option<String> {
     let out = std::process::Command::new("curl")
         .args(["-s", "-f", "-X", method, "--max-time", "60"])
         .args(["--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "test:test"])
@@ -45,7 +45,7 @@ pub(crate) fn versioning_on(moto: &Moto, bucket: &str) {
 
 /// `n` customers in staging with their state in the moto bucket, each
 /// planned and applied.
-fn on_s3(moto: &Moto, n: usize) -> World {
+pub(crate) fn on_s3(moto: &Moto, n: usize) -> World {
     let mut w = World::with(n, ENV);
     let cfg = w.fx.read("manager/fleetform.yml").replace(
         "  backend:\n    kind: local\n    state_dir: .fleetform/state\n",
@@ -68,7 +68,7 @@ fn on_s3(moto: &Moto, n: usize) -> World {
 }
 
 /// `state versions` of `customer`, newest first.
-fn versions(w: &World, customer: &str) -> Vec<Value> {
+pub(crate) fn versions(w: &World, customer: &str) -> Vec<Value> {
     let out = w.expect(
         0,
         &[
@@ -84,7 +84,7 @@ fn versions(w: &World, customer: &str) -> Vec<Value> {
     serde_json::from_str(&out.stdout).unwrap()
 }
 
-fn state_key(customer: &str) -> String {
+pub(crate) fn state_key(customer: &str) -> String {
     format!("{customer}/{ENV}/terraform.tfstate")
 }
 
@@ -95,9 +95,35 @@ fn a_damaged_state_is_restored_after_a_second_person_and_plans_clean() {
     let w = on_s3(&moto, 1);
     let applied = versions(&w, "c01");
     assert!(
-        applied[0]["applied_by"] == "ops-dana",
-        "the apply that wrote it: {applied:#?}"
+        applied[0]["applied_by"] == "ops-dana" && applied[0]["matched_by"] == "serial",
+        "the apply that wrote it, by the serial its record keeps: {applied:#?}"
     );
+    // The record keeps the state's serial and lineage after the apply.
+    let records =
+        w.fx.path("manager/.fleetform/records/deployments/c01/_/staging");
+    let record_path = std::fs::read_dir(&records)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    let mut record: Value =
+        serde_json::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
+    assert_eq!(record["state"]["serial"], applied[0]["serial"], "{record}");
+    assert_eq!(
+        record["state"]["lineage"], applied[0]["lineage"],
+        "{record}"
+    );
+    // A record kept before records had a serial: matched by time, and
+    // the listing says so.
+    let kept = std::fs::read(&record_path).unwrap();
+    record.as_object_mut().unwrap().remove("state");
+    std::fs::write(&record_path, record.to_string()).unwrap();
+    let old = versions(&w, "c01");
+    assert_eq!(old[0]["applied_by"], "ops-dana", "{old:#?}");
+    assert_eq!(old[0]["matched_by"], "time", "{old:#?}");
+    let table = w.expect(0, &["state", "versions", "--customer", "c01", "--env", ENV]);
+    table.stdout_has("matched by time: its record keeps no serial");
+    std::fs::write(&record_path, kept).unwrap();
     // Damage: resources removed from the state, then a hand edit.
     w.expect(
         0,
@@ -561,6 +587,22 @@ fn on_the_local_backend_the_backup_is_listed_and_restored() {
             .any(|v| v["serial"] == listed[0]["serial"]),
         "{after:#?}"
     );
+    // The drill proves the state file the local backend keeps, from a
+    // scratch copy in the state folder it removes after.
+    let drilled = w.expect(0, &["state", "drill", "--customer", "c01"]);
+    assert!(
+        drilled
+            .stdout
+            .lines()
+            .any(|l| l.contains("c01/staging") && l.contains("proven restorable")),
+        "{}",
+        drilled.stdout
+    );
+    let scratch = w.fx.path("manager/.fleetform/state/fleetform-drill");
+    let left: Vec<_> = std::fs::read_dir(&scratch)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "scratch copies left: {left:?}");
 }
 
 /// `doctor --fix` turns on the state bucket's versioning (#83 point 1):
@@ -610,4 +652,28 @@ fn doctor_fix_turns_on_the_state_buckets_versioning() {
     assert_eq!(row["result"], "pass", "{row}");
     let out = doctor(&["--fix"]);
     assert!(!out.stdout.contains(line), "{}", out.stdout);
+    // The doctor workflow's role for the bucket's settings, named in
+    // fleetform.yml: --fix sets its variables (the role, the region).
+    let role = "arn:aws:iam::123456789012:role/fleetform-doctor";
+    w.fx.append(
+        "manager/fleetform.yml",
+        &format!("\nstate:\n  doctor_role: {role}\n"),
+    );
+    let without = doctor(&["--fix"]);
+    assert!(
+        !without.stdout.contains("FLEETFORM_DOCTOR_ROLE"),
+        "no doctor workflow, no variable: {}",
+        without.stdout
+    );
+    w.fx.write(
+        "manager/.github/workflows/manager-doctor.yml",
+        include_str!("../../workflows/manager-doctor.yml"),
+    );
+    let out = doctor(&["--fix"]);
+    for want in [
+        format!("set the repository variable FLEETFORM_DOCTOR_ROLE to `{role}` (fleetform.yml's state.doctor_role"),
+        "set the repository variable FLEETFORM_DOCTOR_REGION to `us-east-1` (fleetform.yml's terraform.backend.region".to_string(),
+    ] {
+        assert!(out.stdout.contains(&want), "{want}:\n{}\n{}", out.stdout, out.stderr);
+    }
 }

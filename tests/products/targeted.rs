@@ -11,15 +11,15 @@ use crate::fakecloud;
 
 use serde_json::Value;
 
-struct World {
-    fx: Fixture,
+pub(crate) struct World {
+    pub(crate) fx: Fixture,
     cli_config: std::path::PathBuf,
-    cloud: std::path::PathBuf,
+    pub(crate) cloud: std::path::PathBuf,
 }
 
 impl World {
     /// acme (network and app) and globex (network only), in staging.
-    fn new() -> World {
+    pub(crate) fn new() -> World {
         require_terraform();
         let fx = Fixture::new();
         let installed = fakecloud::install(&fx.path("fakecloud"));
@@ -39,7 +39,7 @@ impl World {
         }
     }
 
-    fn run(&self, args: &[&str]) -> crate::common::Ran {
+    pub(crate) fn run(&self, args: &[&str]) -> crate::common::Ran {
         crate::common::Run::from(crate::common::fleetform_bin())
             .current_dir(self.fx.path("products/manager"))
             .env("TF_CLI_CONFIG_FILE", &self.cli_config)
@@ -48,7 +48,7 @@ impl World {
             .output()
     }
 
-    fn expect(&self, code: i32, args: &[&str]) -> crate::common::Ran {
+    pub(crate) fn expect(&self, code: i32, args: &[&str]) -> crate::common::Ran {
         let out = self.run(args);
         crate::common::assert_code_for(format_args!("{args:?}"), &out, code);
         out

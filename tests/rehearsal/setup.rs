@@ -17,7 +17,7 @@ use crate::world::MANAGER;
 
 /// The environments `init`'s printed settings list (1.), for the default
 /// environments staging and production.
-const ENVIRONMENTS: [&str; 9] = [
+const ENVIRONMENTS: [&str; 10] = [
     "fleetform-authorise",
     "staging-plan",
     "staging-apply",
@@ -27,6 +27,7 @@ const ENVIRONMENTS: [&str; 9] = [
     "doctor",
     "impact-plan",
     "dashboard",
+    "drill",
 ];
 
 /// The secrets of each environment, as the printed settings list them (3.),
@@ -42,7 +43,7 @@ fn secrets_of(env: &str) -> &'static [&'static str] {
             "FLEETFORM_ARTIFACT_KEY",
             "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
         ],
-        "drift" => &[
+        "drift" | "drill" => &[
             "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
             "FLEETFORM_ARTIFACT_KEY",
         ],
@@ -153,6 +154,11 @@ pub fn provider_set_up(gh: &FakeGitHub, root: &Path) -> Runner {
             "arn:aws:iam::123456789012:role/fleetform-records",
         ),
         ("FLEETFORM_RECORDS_REGION", "eu-west-1"),
+        (
+            "FLEETFORM_DRILL_ROLE",
+            "arn:aws:iam::123456789012:role/fleetform-drill",
+        ),
+        ("FLEETFORM_DRILL_REGION", "eu-west-1"),
         (
             "FLEETFORM_RECORDS_READ_ROLE",
             "arn:aws:iam::123456789012:role/fleetform-records-read",

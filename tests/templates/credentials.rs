@@ -28,9 +28,21 @@ fn the_doctor_template_runs_weekly_with_its_tokens_in_env() {
     assert_eq!(job["environment"].as_str(), Some("doctor"));
     assert_eq!(
         yaml_serde::to_string(&job["permissions"]).unwrap().trim(),
-        "contents: read"
+        "contents: read\nid-token: write"
     );
     let steps = job["steps"].as_sequence().unwrap();
+    // With state in an s3 backend, the doctor role reads the bucket's
+    // settings; none named, none assumed.
+    let assume: Vec<&Y> = steps_using(steps, "aws-actions/configure-aws-credentials@").collect();
+    assert_eq!(assume.len(), 1, "{rel}");
+    assert_eq!(
+        assume[0]["with"]["role-to-assume"].as_str(),
+        Some("${{ vars.FLEETFORM_DOCTOR_ROLE }}")
+    );
+    assert_eq!(
+        assume[0]["if"].as_str(),
+        Some("vars.FLEETFORM_DOCTOR_ROLE != ''")
+    );
     let run = steps
         .iter()
         .find(|st| st.get("run").is_some())
@@ -136,6 +148,12 @@ fn oidc_only_in_jobs_that_assume_the_customers_role() {
                 }
                 (Some("write"), Some(step)) => {
                     let role = s(&step["with"]["role-to-assume"], "role-to-assume");
+                    if role == "${{ vars.FLEETFORM_DOCTOR_ROLE }}" {
+                        // The state bucket's settings, for doctor alone.
+                        assert!(rel.ends_with("manager-doctor.yml"), "{rel}: {name}");
+                        with_oidc.push(format!("{rel}:{name}"));
+                        continue;
+                    }
                     if role == "${{ vars.FLEETFORM_RECORDS_READ_ROLE }}" {
                         // The records store's read role, only where the
                         // job reads the records and never beside another.
@@ -182,6 +200,7 @@ fn oidc_only_in_jobs_that_assume_the_customers_role() {
             "workflows/manager-deploy.yml:apply-staging",
             "workflows/manager-deploy.yml:apply-production",
             "workflows/manager-deploy.yml:conclude",
+            "workflows/manager-doctor.yml:doctor",
             "workflows/manager-drift.yml:drift",
             "workflows/manager-drift.yml:repair-plan",
             "workflows/manager-drift.yml:repair-apply",

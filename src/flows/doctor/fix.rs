@@ -81,7 +81,7 @@ impl Fix {
 /// workflow's and the drift's, the installed templates', and each
 /// customer's key environment (`key_envs`).
 fn expected(manager: &Manager, key_envs: &[(String, String)]) -> Vec<(String, String)> {
-    let installed = crate::doctor::installed_templates(&manager.root);
+    let installed = crate::doctor::installed_for(manager);
     // Drift's is expected only where a workflow runs jobs in it, as
     // doctor's row says (an installed template's, below).
     let mut out: Vec<(String, String)> = crate::doctor::expected_environments(manager)
@@ -308,7 +308,7 @@ async fn changes(
         }
     }
     let drift = expected.iter().any(|(n, _)| n == crate::doctor::DRIFT);
-    let installed = crate::doctor::installed_templates(&manager.root);
+    let installed = crate::doctor::installed_for(manager);
     let (keys, keys_left) = fix_keys::plan(manager, &installed, &held, key_envs.len());
     let (secrets, partial) = fix_secrets::plan(&fix_secrets::groups(manager, drift), &held, rotate);
     let text = |e: crate::github::GitHubError| e.to_string();
@@ -319,14 +319,15 @@ async fn changes(
         info.private.unwrap_or(true),
     );
     let deploy = super::deploy_workflow(&manager.root).is_some();
-    let variables = match deploy {
+    let doctor = installed.iter().any(|(e, _)| e == "doctor");
+    let variables = match deploy || doctor {
         true => gh
             .repo_variables(repo, &crate::doctor::PINNED_VARIABLES)
             .await
             .map_err(text),
         false => Ok(Default::default()),
     };
-    let (more, more_left) = fix_settings::plan_variables(manager, deploy, &variables);
+    let (more, more_left) = fix_settings::plan_variables(manager, (deploy, doctor), &variables);
     settings.extend(more);
     left.extend(more_left);
     // The environments as this run leaves them: what is made or

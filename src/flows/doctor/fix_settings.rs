@@ -14,7 +14,8 @@ use crate::doctor::facts::{
     WorkflowPermissions,
 };
 use crate::doctor::{
-    Role, ENGINE_VARIABLE, READ_ROLE_VARIABLE, REGION_VARIABLE, WRITE_ROLE_VARIABLE,
+    Role, DOCTOR_REGION_VARIABLE, DOCTOR_ROLE_VARIABLE, ENGINE_VARIABLE, READ_ROLE_VARIABLE,
+    REGION_VARIABLE, WRITE_ROLE_VARIABLE,
 };
 
 /// One setting to change.
@@ -260,19 +261,21 @@ fn reviewers_named(
 pub type Variables = (Vec<String>, Vec<(String, String)>);
 
 /// The repository variables fleetform.yml gives the values of, where
-/// the deploy workflow reads them (`deploy`): the engine version
+/// the deploy workflow (`deploy`) or the doctor workflow (`doctor`)
+/// reads them: the engine version
 /// (`terraform.version`) and the records' region (`records.region`).
 /// `vars`: the repository's variables' names and the values of those.
 /// The records roles' ARNs (`records.write_role`, `read_role`) too; an
-/// unnamed write role is left.
+/// unnamed write role is left. With state in an s3 backend, the doctor
+/// workflow's role (`state.doctor_role`) and the backend's region.
 pub fn plan_variables(
     manager: &Manager,
-    deploy: bool,
+    (deploy, doctor): (bool, bool),
     vars: &Fetched<Variables>,
 ) -> (Vec<Setting>, Vec<String>) {
     let mut out = Vec::new();
     let mut left = Vec::new();
-    if !deploy {
+    if !deploy && !doctor {
         return (out, left);
     }
     let (names, values) = match vars {
@@ -283,7 +286,7 @@ pub fn plan_variables(
         }
     };
     let mut want = Vec::new();
-    if let Some(pin) = &manager.config.terraform.version {
+    if let Some(pin) = manager.config.terraform.version.as_ref().filter(|_| deploy) {
         want.push((
             ENGINE_VARIABLE,
             pin.0.clone(),
@@ -291,7 +294,7 @@ pub fn plan_variables(
             "engine version",
         ));
     }
-    if let Records::S3 { region, .. } = &manager.config.records {
+    if let (Records::S3 { region, .. }, true) = (&manager.config.records, deploy) {
         want.push((
             REGION_VARIABLE,
             region.clone(),
@@ -312,6 +315,9 @@ pub fn plan_variables(
             }
         }
     }
+    if doctor {
+        want.extend(doctor_role(manager));
+    }
     for (name, value, from, row) in want {
         let now = values
             .iter()
@@ -330,6 +336,28 @@ pub fn plan_variables(
         }
     }
     (out, left)
+}
+
+/// The doctor workflow's role for the state bucket's settings
+/// (`state.doctor_role`) and the backend's region, with an s3 backend:
+/// (variable, value, from, doctor row).
+fn doctor_role(manager: &Manager) -> Vec<(&'static str, String, &'static str, &'static str)> {
+    let (Some(arn), crate::config::Backend::S3 { region, .. }) = (
+        &manager.config.state.doctor_role,
+        &manager.config.terraform.backend,
+    ) else {
+        return Vec::new();
+    };
+    let row = "state bucket versioning";
+    vec![
+        (DOCTOR_ROLE_VARIABLE, arn.clone(), "state.doctor_role", row),
+        (
+            DOCTOR_REGION_VARIABLE,
+            region.clone(),
+            "terraform.backend.region",
+            row,
+        ),
+    ]
 }
 
 #[cfg(test)]

@@ -170,7 +170,7 @@ async fn read_manager(
         repo_variables: templates.repo_variables,
         pinned_variables: templates.pinned,
         environment_variables: templates.variables,
-        installed: doctor::installed_templates(&manager.root),
+        installed: doctor::installed_for(manager),
         plan_refusal: rulesets.as_ref().err().and_then(plan_refusal),
         rulesets: rulesets.map_err(text),
         workflow_permissions: gh.workflow_permissions(repo).await.map_err(text),

@@ -1,26 +1,27 @@
 //! Recovery drills (`fleetform state drill`, a scheduled job): for each
-//! selected pair (or a sample a run, the next ones each day, so every pair
-//! is proven over a window), the newest version of its state is copied to
-//! a scratch key under `fleetform-drill/<run>/` in the state bucket, and
-//! the pair is planned against that copy with its current inputs. A plan
-//! that changes nothing proves the version restores; a plan that changes
+//! selected customer × environment (or a sample a run, the next ones each
+//! day, so every pair is proven over a window), and with `products:` each
+//! product the customer has there, the newest version of its state is
+//! copied to a scratch key under `fleetform-drill/<run>/` (in the state
+//! bucket, or the local backend's state folder), and planned against that
+//! copy with its current inputs, products in dependency order. A plan that
+//! changes nothing proves the version restores; a plan that changes
 //! something, or a version that cannot be read, is a failure, with the
 //! pair in the report, the audit log and the records (the dashboard's
 //! "last proven restorable") and a `drill_failed` notification. One bad
-//! pair never stops the others. Every version of the scratch copies is
-//! removed after; the states themselves are only read.
+//! pair never stops the others. The scratch copies are removed after; the
+//! states themselves are only read.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::Customer;
+use super::drill_scratch::Scratch;
+use crate::config::{Customer, Manager};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::fleet::{Outcome, Row};
 use crate::flows::github_loop::customer_files::DefaultBranch;
-use crate::records::state_bucket::{StateBucket, SCRATCH_PREFIX};
-use crate::terraform::state_file::StateFile;
 
 /// What `state drill` was asked.
 #[derive(Debug, Clone)]
@@ -34,10 +35,12 @@ pub struct Drill {
     pub json: bool,
 }
 
-/// One pair's drill.
+/// One pair's drill (a product's, with `products:`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Proof {
     pub customer: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
     pub environment: String,
     /// The version drilled, when one was read.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -49,56 +52,33 @@ pub struct Proof {
     pub result: String,
 }
 
+impl Proof {
+    fn unit(&self) -> crate::config::Unit {
+        crate::config::Unit::new(&self.customer, self.product.as_deref(), &self.environment)
+    }
+}
+
 /// Drills the selected pairs, reports them, and fails when any failed.
 pub fn drill(d: &Drill, manager_dir: &Path, cx: &Context) -> Result<()> {
     let (manager, registry) = crate::config::load(manager_dir)?;
-    if manager.has_products() {
-        return Err(Error::usage(
-            "`state drill` does not yet drill a manager with `products:`; drill by hand with `state versions` and a plan",
-        ));
-    }
-    let bucket = StateBucket::for_manager(&manager, &cx.net).ok_or_else(|| {
-        Error::usage(
-            "`state drill` proves the versions of an s3 backend's bucket, and `terraform.backend` in fleetform.yml is local (see the book's \"Recovering a state\")",
-        )
-    })?;
     let pairs = selected(d, &manager, &registry)?;
     let run = run_id()?;
-    let mut view = manager.clone();
-    view.config.terraform.state_key = format!(
-        "{SCRATCH_PREFIX}{run}/{}",
-        manager.config.terraform.state_key
-    );
-    let mut proofs = Vec::new();
-    let mut copied: Vec<(&Customer, Vec<String>)> = Vec::new();
-    let mut scratch = Vec::new();
-    for (c, env) in &pairs {
-        let key = manager.state_key(&c.slug, env);
-        let to = view.state_key(&c.slug, env);
-        match copy_newest(&bucket, &key, &to) {
-            Ok((version, serial)) => {
-                scratch.extend([to.clone(), format!("{to}.tflock")]);
-                copied.push((c, vec![env.clone()]));
-                proofs.push(proof(
-                    c,
-                    env,
-                    Some(version),
-                    Some(serial),
-                    true,
-                    String::new(),
-                ));
-            }
-            Err(why) => proofs.push(proof(c, env, None, None, false, why)),
-        }
-    }
-    let rows = plan_copies(d, &view, &registry, &copied, cx);
-    let removed = bucket.remove_scratch(&scratch);
+    let rt = crate::github::runtime().map_err(|e| Error::failed(e.to_string()))?;
+    let inputs = Inputs::new(&rt, &registry, cx)?;
+    let (enabled, mut rows) = products_of(&manager, &pairs, &inputs, cx);
+    let mut scratch = Scratch::new(&manager, &cx.net, &run);
+    // A customer whose products cannot be read: each of its pairs failed.
+    let mut proofs: Vec<Proof> = rows.iter().map(unread_products).collect();
+    let copied = copy_all(&manager, &pairs, &enabled, &mut scratch, &mut proofs);
+    plan_copies(d, &copied, &inputs, &mut rows, cx);
+    let where_ = scratch.describe();
+    let removed = scratch.remove();
     judge(&mut proofs, &rows);
     keep(&manager, &proofs, cx);
     show(d, &proofs, cx);
     if let Err(e) = removed {
         return Err(Error::failed(format!(
-            "the drill's scratch copies under {SCRATCH_PREFIX}{run}/ were not all removed: {e}; remove them by hand"
+            "the drill's scratch copies under {where_} were not all removed: {e}; remove them by hand"
         )));
     }
     let failed = proofs.iter().filter(|p| !p.proven).count();
@@ -109,6 +89,131 @@ pub fn drill(d: &Drill, manager_dir: &Path, cx: &Context) -> Result<()> {
             crate::util::text::count(proofs.len(), "pair", "pairs")
         ))),
     }
+}
+
+/// Per view (the manager, or each product in dependency order): the
+/// pairs whose newest version was copied, against their scratch view.
+type Copied<'r> = Vec<(Manager, Vec<(&'r Customer, Vec<String>)>)>;
+
+/// Copies the newest version of each selected pair's state (with
+/// `products:`, of each product the customer has there); a proof each.
+fn copy_all<'r>(
+    manager: &Manager,
+    pairs: &[(&'r Customer, String)],
+    enabled: &std::collections::BTreeMap<String, Vec<String>>,
+    scratch: &mut Scratch,
+    proofs: &mut Vec<Proof>,
+) -> Copied<'r> {
+    let mut copied: Copied<'r> = Vec::new();
+    for view in manager.products() {
+        let mut here: Vec<(&Customer, Vec<String>)> = Vec::new();
+        for (c, env) in pairs {
+            let has = view.environment(env).is_some()
+                && view
+                    .product
+                    .as_ref()
+                    .is_none_or(|p| enabled.get(&c.slug).is_some_and(|l| l.contains(p)));
+            if !has {
+                continue;
+            }
+            let to = scratch.view_of(&view).state_key(&c.slug, env);
+            let mut proof = Proof {
+                customer: c.slug.clone(),
+                product: view.product.clone(),
+                environment: env.clone(),
+                version: None,
+                serial: None,
+                proven: false,
+                result: String::new(),
+            };
+            match scratch.copy_newest(&view.state_key(&c.slug, env), &to) {
+                Ok((version, serial)) => {
+                    (proof.version, proof.serial) = (Some(version), Some(serial));
+                    proof.proven = true;
+                    here.push((c, vec![env.clone()]));
+                }
+                Err(why) => proof.result = why,
+            }
+            proofs.push(proof);
+        }
+        copied.push((scratch.view_of(&view), here));
+    }
+    copied
+}
+
+/// The failed proof of a pair whose customer's products cannot be read.
+fn unread_products(r: &Row) -> Proof {
+    Proof {
+        customer: r.customer.clone(),
+        product: r.product.clone(),
+        environment: r.environment.clone(),
+        version: None,
+        serial: None,
+        proven: false,
+        result: match &r.outcome {
+            Outcome::Failed { error, .. } => format!("its products could not be read: {error}"),
+            _ => "its products could not be read".into(),
+        },
+    }
+}
+
+/// Where the pairs' current inputs come from: their checkouts (the
+/// registry's `path`), or, for a customer with a repo and no path, its
+/// default branch on GitHub read with the customer App, as drift.
+struct Inputs<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    registry: &'a crate::config::Registry,
+    repos: Option<crate::github::CustomerRepos>,
+}
+
+impl<'a> Inputs<'a> {
+    fn new(
+        rt: &'a tokio::runtime::Runtime,
+        registry: &'a crate::config::Registry,
+        cx: &Context,
+    ) -> Result<Self> {
+        use crate::flows::github_loop::session::{access, customer_repos_or};
+        let repos = customer_repos_or(rt, access::FILES, None, cx)?;
+        Ok(Inputs {
+            rt,
+            registry,
+            repos,
+        })
+    }
+
+    fn remote(&self) -> Option<DefaultBranch<'_>> {
+        self.repos
+            .as_ref()
+            .map(|repos| DefaultBranch { rt: self.rt, repos })
+    }
+}
+
+/// With `products:`, each selected customer's enabled products (its
+/// `infra/products.yml`, from its checkout or default branch); a customer
+/// whose list is wrong gets failed rows. Without, none.
+fn products_of(
+    manager: &Manager,
+    pairs: &[(&Customer, String)],
+    inputs: &Inputs<'_>,
+    cx: &Context,
+) -> (std::collections::BTreeMap<String, Vec<String>>, Vec<Row>) {
+    if !manager.has_products() {
+        return Default::default();
+    }
+    let mut grouped: Vec<(&Customer, Vec<String>)> = Vec::new();
+    for (c, env) in pairs {
+        match grouped.iter_mut().find(|(x, _)| x.slug == c.slug) {
+            Some((_, envs)) => envs.push(env.clone()),
+            None => grouped.push((c, vec![env.clone()])),
+        }
+    }
+    let remote = inputs.remote();
+    let local_file = crate::fleet::local_products_file(inputs.registry);
+    let products_file = |c: &Customer| match (remote.as_ref(), DefaultBranch::repo_of(c)) {
+        (Some(r), Some(repo)) => r.products_file(repo),
+        _ => local_file(c),
+    };
+    crate::fleet::products::subscriptions(manager, &grouped, &products_file, &cx.out)
 }
 
 /// The selected pairs, in order; with `--sample N`, N of them starting
@@ -154,120 +259,68 @@ fn run_id() -> Result<String> {
     Ok(crate::util::fs::hex(&id))
 }
 
-fn proof(
-    c: &Customer,
-    env: &str,
-    version: Option<String>,
-    serial: Option<u64>,
-    proven: bool,
-    result: String,
-) -> Proof {
-    Proof {
-        customer: c.slug.clone(),
-        environment: env.to_string(),
-        version,
-        serial,
-        proven,
-        result,
-    }
-}
-
-/// Copies the newest version of `key` to the scratch key `to`: its id and
-/// serial, or why it could not be read.
-fn copy_newest(
-    bucket: &StateBucket,
-    key: &str,
-    to: &str,
-) -> std::result::Result<(String, u64), String> {
-    let versions = bucket.versions(key).map_err(|e| e.to_string())?;
-    let newest = versions
-        .first()
-        .ok_or_else(|| format!("{} has no versions", bucket.describe(key)))?;
-    if newest.deleted {
-        return Err(format!(
-            "the newest version of {} is a delete marker",
-            bucket.describe(key)
-        ));
-    }
-    let bytes = bucket
-        .read_version(key, &newest.version_id)
-        .map_err(|e| e.to_string())?;
-    let state = StateFile::parse(&bytes)
-        .map_err(|e| format!("version {} cannot be read: {e}", newest.version_id))?;
-    bucket.put_scratch(to, bytes).map_err(|e| e.to_string())?;
-    Ok((newest.version_id.clone(), state.serial))
-}
-
-/// Plans the copied pairs against their scratch copies.
+/// Plans the copied pairs of each view against their scratch copies, in
+/// the views' order (a product after those it needs); rows land in `rows`.
 fn plan_copies(
     d: &Drill,
-    view: &crate::config::Manager,
-    registry: &crate::config::Registry,
-    copied: &[(&Customer, Vec<String>)],
+    copied: &Copied<'_>,
+    inputs: &Inputs<'_>,
+    rows: &mut Vec<Row>,
     cx: &Context,
-) -> Vec<Row> {
-    if copied.is_empty() {
-        return Vec::new();
-    }
-    let mut engine = match crate::engine::Engine::with_terraform(view, d.terraform.as_deref()) {
-        Ok(e) => e,
-        Err(e) => return failed_rows(copied, &e.short()),
+) {
+    let remote = inputs.remote();
+    let local = crate::fleet::local_sources(inputs.registry);
+    let source_for: &crate::fleet::products::SourceFor<'_> = &|view: &Manager| {
+        let local = local(view);
+        let view = view.clone();
+        let remote = remote.as_ref();
+        Box::new(
+            move |c: &Customer, envs: &[String]| match (remote, DefaultBranch::repo_of(c)) {
+                (Some(r), Some(repo)) => r.files(&view, repo, envs),
+                _ => local(c, envs),
+            },
+        ) as Box<crate::fleet::SourceFn<'_>>
     };
-    // The pair's current inputs: its checkout (the registry's `path`), or
-    // its default branch on GitHub read with the customer App, as drift.
-    let rt = match crate::github::runtime() {
-        Ok(rt) => rt,
-        Err(e) => return failed_rows(copied, &e.to_string()),
-    };
-    use crate::flows::github_loop::session::{access, customer_repos_or};
-    let repos = match customer_repos_or(&rt, access::FILES, None, cx) {
-        Ok(r) => r,
-        Err(e) => return failed_rows(copied, &e.short()),
-    };
-    let remote = repos.as_ref().map(|repos| DefaultBranch { rt: &rt, repos });
-    let local = crate::fleet::local_source(view, registry);
-    let source = |c: &Customer, envs: &[String]| match (&remote, DefaultBranch::repo_of(c)) {
-        (Some(r), Some(repo)) => r.files(view, repo, envs),
-        _ => local(c, envs),
-    };
-    let fleet = crate::fleet::prepare(&engine, copied, &source, &cx.out);
     let out = d.out.join("drill");
-    crate::fleet::execute(
-        &mut engine,
-        fleet,
-        crate::fleet::terraform_jobs(),
-        &out,
-        false,
-        "plan",
-        cx,
-    )
+    let settings = crate::fleet::products::RunSettings {
+        jobs: crate::fleet::terraform_jobs(),
+        out_dir: &out,
+        refresh_only: false,
+        action: "plan",
+        terraform: d.terraform.as_deref(),
+        withhold_secrets: false,
+    };
+    for (view, pairs) in copied.iter().filter(|(_, p)| !p.is_empty()) {
+        if let Err(e) =
+            crate::fleet::products::run_view(view, pairs, rows, source_for, &settings, cx)
+        {
+            rows.extend(failed_rows(view, pairs, &e.short()));
+        }
+    }
 }
 
-fn failed_rows(copied: &[(&Customer, Vec<String>)], error: &str) -> Vec<Row> {
+fn failed_rows(view: &Manager, copied: &[(&Customer, Vec<String>)], error: &str) -> Vec<Row> {
     copied
         .iter()
-        .flat_map(|(c, envs)| envs.iter().map(|e| failed_row(c, e, error)))
+        .flat_map(|(c, envs)| {
+            envs.iter().map(|e| Row {
+                customer: c.slug.clone(),
+                product: view.product.clone(),
+                environment: e.to_string(),
+                outcome: Outcome::Failed {
+                    error: error.to_string(),
+                    problems: Vec::new(),
+                },
+            })
+        })
         .collect()
-}
-
-fn failed_row(c: &Customer, env: &str, error: &str) -> Row {
-    Row {
-        customer: c.slug.clone(),
-        product: None,
-        environment: env.to_string(),
-        outcome: Outcome::Failed {
-            error: error.to_string(),
-            problems: Vec::new(),
-        },
-    }
 }
 
 /// Each copied pair's verdict from its plan: no change proves it.
 fn judge(proofs: &mut [Proof], rows: &[Row]) {
     for p in proofs.iter_mut().filter(|p| p.proven) {
-        let row = rows
-            .iter()
-            .find(|r| r.customer == p.customer && r.environment == p.environment);
+        let unit = p.unit();
+        let row = rows.iter().find(|r| r.unit() == unit);
         let (proven, result) = match row.map(|r| &r.outcome) {
             Some(Outcome::Planned { summary, .. }) if !summary.has_changes => {
                 (true, "proven restorable: its plan changes nothing".to_string())
@@ -292,7 +345,7 @@ fn judge(proofs: &mut [Proof], rows: &[Row]) {
 /// "last proven restorable"), and a notification of each failure.
 fn keep(manager: &crate::config::Manager, proofs: &[Proof], cx: &Context) {
     for p in proofs {
-        let unit = crate::config::Unit::new(&p.customer, None, &p.environment);
+        let unit = p.unit();
         let detail = match (&p.version, p.serial) {
             (Some(v), Some(s)) => format!("drill of version {v} (serial {s}): {}", p.result),
             _ => format!("drill: {}", p.result),
@@ -308,7 +361,7 @@ fn keep(manager: &crate::config::Manager, proofs: &[Proof], cx: &Context) {
                 crate::config::NotifyEvent::DrillFailed,
                 format!("recovery drill failed: {}", p.result),
             )
-            .unit(&p.customer, &p.environment, None);
+            .unit(&p.customer, &p.environment, p.product.as_deref());
             cx.notify(manager, &notice);
         }
     }
@@ -324,7 +377,7 @@ fn show(d: &Drill, proofs: &[Proof], cx: &Context) {
         .iter()
         .map(|p| {
             vec![
-                format!("{}/{}", p.customer, p.environment),
+                p.unit().to_string(),
                 p.version.clone().unwrap_or_else(|| "-".into()),
                 p.serial.map_or("-".into(), |s| s.to_string()),
                 match p.proven {

@@ -13,8 +13,10 @@
 
 pub mod apply;
 pub mod drill;
+mod drill_scratch;
 pub mod ops;
 pub mod plan;
 pub mod recovery;
 pub mod state_preview;
 pub mod state_versions;
+pub mod version_list;

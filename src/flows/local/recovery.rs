@@ -8,16 +8,20 @@
 //! push` (the backend's lock held, the lineage the same, the serial one
 //! above the current one), so nothing is deleted and the replaced version
 //! stays; it is recorded (who, why, which versions), then a plan of the
-//! pair shows what the cloud would do to match the restored state.
+//! pair shows what the cloud would do to match the restored state. Over a
+//! current version that is not a state (Terraform will not lock over it),
+//! the preview says so and compares with the newest version that is one,
+//! and the restore writes the version through the S3 API while holding the
+//! backend's lock as Terraform takes it (`crate::records::state_lock`).
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::ops::{OpTarget, Phase};
-use super::state_versions::StateVersions;
+use super::state_versions::{pair, s3_err, Pair, READ_VERSIONS};
 use crate::audit::Entry;
-use crate::config::{Customer, Unit};
+use crate::config::Unit;
 use crate::context::Context;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -27,9 +31,6 @@ use crate::terraform::state_file::{with_serial, StateChanges, StateFile};
 /// The file a restore's preview is kept in, in the unit's results folder.
 pub const FILE: &str = "state-restore.json";
 const FORMAT: &str = "fleetform-state-restore/1";
-/// The versions `state versions` reads for their serial and lineage
-/// (each a GET of a whole state), newest first.
-const READ_VERSIONS: usize = 50;
 
 /// A version of the state, as sealed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -65,6 +66,24 @@ pub struct SealedRestore {
     pub requested_by: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_url: Option<String>,
+    /// The current version is no state Terraform reads (bytes that are not
+    /// JSON, or not a state): the restore writes version V as a new
+    /// version through the S3 API under the backend's lock, since
+    /// Terraform will not take a new state over it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<Unreadable>,
+}
+
+/// A current version that is not a state, and the version it was
+/// compared with instead.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Unreadable {
+    /// `N bytes, not JSON`.
+    pub what: String,
+    /// The newest earlier version that is a state: the lineage checked,
+    /// the serial counted and the changes shown against it.
+    pub compared_with: String,
+    pub compared_serial: u64,
 }
 
 /// What `state restore` was asked.
@@ -73,136 +92,6 @@ pub struct Restore {
     /// `--version V` (none for `state apply --sha256`).
     pub version: Option<String>,
     pub allow_older_serial: bool,
-}
-
-/// The pair a recovery acts on, resolved.
-struct Pair<'r> {
-    view: crate::config::Manager,
-    customer: &'r Customer,
-    unit: Unit,
-    key: String,
-    source: StateVersions,
-}
-
-fn pair<'r>(
-    manager: &crate::config::Manager,
-    registry: &'r crate::config::Registry,
-    t: &OpTarget,
-    cx: &Context,
-) -> Result<Pair<'r>> {
-    let (view, customer) = super::ops::pair_of(
-        manager,
-        registry,
-        &t.customer,
-        t.product.as_deref(),
-        &t.environment,
-    )?;
-    let unit = view.unit(&customer.slug, &t.environment);
-    let key = view.state_key(&customer.slug, &t.environment);
-    let source = StateVersions::for_manager(&view, &cx.net);
-    Ok(Pair {
-        view,
-        customer,
-        unit,
-        key,
-        source,
-    })
-}
-
-fn s3_err(e: String) -> Error {
-    Error::failed(format!("the state's versions: {e}"))
-}
-
-/// One line of `state versions`.
-#[derive(Debug, Clone, Serialize)]
-pub struct VersionRow {
-    #[serde(flatten)]
-    pub version: ObjectVersion,
-    pub serial: Option<u64>,
-    pub lineage: Option<String>,
-    /// Why it is not a state, when it is not one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unreadable: Option<String>,
-    /// The apply whose deployment record followed this version: its
-    /// actor and plan digest.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub applied_by: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub plan_sha256: Option<String>,
-}
-
-/// The versions of the pair's state, newest first (`state versions`).
-pub fn versions(t: &OpTarget, manager_dir: &Path, cx: &Context) -> Result<Vec<VersionRow>> {
-    let (manager, registry) = crate::config::load(manager_dir)?;
-    let p = pair(&manager, &registry, t, cx)?;
-    let listed = p.source.versions(&p.key).map_err(s3_err)?;
-    if listed.is_empty() {
-        return Err(Error::usage(format!(
-            "{} has no versions: {} was never applied, or its state is elsewhere (check `terraform.state_key`)",
-            p.source.describe(&p.key),
-            p.unit
-        )));
-    }
-    if listed.len() > READ_VERSIONS {
-        cx.out.note(&format!(
-            "{} versions: the newest {READ_VERSIONS} are read for their serial and lineage, the others listed only",
-            listed.len()
-        ));
-    }
-    let mut rows = Vec::with_capacity(listed.len());
-    for (i, v) in listed.into_iter().enumerate() {
-        let (serial, lineage, unreadable) = match v.deleted {
-            true => (None, None, Some("a delete marker".to_string())),
-            false if i >= READ_VERSIONS => (None, None, None),
-            false => match p.source.read_version(&p.key, &v.version_id) {
-                Ok(bytes) => match StateFile::parse(&bytes) {
-                    Ok(s) => (Some(s.serial), Some(s.lineage), None),
-                    Err(e) => (None, None, Some(e.to_string())),
-                },
-                Err(e) => (None, None, Some(e.to_string())),
-            },
-        };
-        rows.push(VersionRow {
-            version: v,
-            serial,
-            lineage,
-            unreadable,
-            applied_by: None,
-            plan_sha256: None,
-        });
-    }
-    let store = crate::records::Store::for_manager(&manager, &cx.net);
-    match crate::records::deployments_of(&store, &p.unit) {
-        Ok(deployments) => match_applies(&mut rows, &deployments),
-        Err(e) => cx.out.note(&format!(
-            "the deployment records could not be read ({e}): versions are shown without the applies that wrote them"
-        )),
-    }
-    Ok(rows)
-}
-
-/// Gives each version the apply whose deployment record was written
-/// after it and before the next version: the apply that wrote it (an
-/// apply records its deployment once its state is written). Within ten
-/// minutes only.
-fn match_applies(rows: &mut [VersionRow], deployments: &[crate::records::Deployment]) {
-    let at = |s: &str| s.parse::<jiff::Timestamp>().ok();
-    let times: Vec<Option<jiff::Timestamp>> =
-        rows.iter().map(|r| at(&r.version.last_modified)).collect();
-    for d in deployments {
-        let Some(when) = at(&d.time) else { continue };
-        // Rows are newest first: the first version written at or before
-        // the record.
-        let Some(i) = times.iter().position(|t| t.is_some_and(|t| t <= when)) else {
-            continue;
-        };
-        let written = times[i].expect("found above");
-        let soon = when.duration_since(written) <= jiff::SignedDuration::from_mins(10);
-        if soon && !rows[i].version.deleted {
-            rows[i].applied_by = Some(d.actor.clone());
-            rows[i].plan_sha256 = Some(d.plan_sha256.clone());
-        }
-    }
 }
 
 /// Previews or runs a restore; returns the result text.
@@ -275,15 +164,27 @@ fn make_preview(p: &Pair<'_>, t: &OpTarget, v: &str, allow_older: bool) -> Resul
             p.source.describe(&p.key), p.unit.customer, p.unit.environment
         )))?;
     let (now_bytes, then_bytes) = (read(p, current)?, read(p, wanted)?);
-    let now = StateFile::parse(&now_bytes).map_err(|e| Error::refused(format!(
-        "the current version {} of {}: {e}; Terraform cannot take a new state over it (the book's \"Recovering a state\" says what to do); nothing was changed",
-        current.version_id, p.source.describe(&p.key))))?;
     let then = StateFile::parse(&then_bytes).map_err(|e| {
         Error::refused(format!(
             "version {v} of {}: {e}; nothing was changed",
             p.source.describe(&p.key)
         ))
     })?;
+    // A current version that is not a state is compared with the newest
+    // one that is: its lineage is the state's.
+    let (now, unreadable) = match StateFile::parse(&now_bytes) {
+        Ok(now) => (now, None),
+        Err(e) => {
+            let (good, now) = newest_readable(p, &listed, current, &now_bytes, &e)?;
+            let what = unreadable_bytes(&now_bytes);
+            let facts = Unreadable {
+                what,
+                compared_with: good.version_id.clone(),
+                compared_serial: now.serial,
+            };
+            (now, Some(facts))
+        }
+    };
     if then.lineage != now.lineage {
         return Err(Error::refused(format!(
             "version {v} is of lineage `{}`, the current state of `{}`: it is another state, never this one's; nothing was changed",
@@ -310,7 +211,11 @@ fn make_preview(p: &Pair<'_>, t: &OpTarget, v: &str, allow_older: bool) -> Resul
         environment: p.unit.environment.clone(),
         key: p.key.clone(),
         version: facts(wanted, &then_bytes, Some(then.serial)),
-        current: facts(current, &now_bytes, Some(now.serial)),
+        current: facts(
+            current,
+            &now_bytes,
+            unreadable.is_none().then_some(now.serial),
+        ),
         lineage: now.lineage.clone(),
         new_serial: now.serial.max(then.serial) + 1,
         allow_older_serial: allow_older,
@@ -318,6 +223,57 @@ fn make_preview(p: &Pair<'_>, t: &OpTarget, v: &str, allow_older: bool) -> Resul
         reason: t.reason.clone(),
         requested_by: Entry::now("state", "").actor,
         run_url: ctx.run_url(),
+        unreadable,
+    })
+}
+
+/// What the unreadable current version's bytes are, for the preview:
+/// `N bytes, not JSON`, or why the JSON is no state.
+fn unreadable_bytes(bytes: &[u8]) -> String {
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Err(_) => format!("{} bytes, not JSON", bytes.len()),
+        Ok(_) => format!(
+            "{} bytes, {}",
+            bytes.len(),
+            StateFile::parse(bytes)
+                .err()
+                .map_or(String::new(), |e| e.to_string())
+        ),
+    }
+}
+
+/// Under a current version that is not a state: the newest earlier
+/// version that is one (of the newest [`READ_VERSIONS`]). Only a bucket's
+/// versions are written past Terraform; the local backend's file is
+/// refused.
+fn newest_readable<'a>(
+    p: &Pair<'_>,
+    listed: &'a [ObjectVersion],
+    current: &ObjectVersion,
+    now_bytes: &[u8],
+    e: &crate::terraform::state_file::NotAState,
+) -> Result<(&'a ObjectVersion, StateFile)> {
+    let where_ = p.source.describe(&p.key);
+    if !p.source.is_bucket() {
+        return Err(Error::refused(format!(
+            "the current state {where_}: {e}; Terraform cannot read it and the local backend keeps no versions fleetform writes past it: copy a backup over it by hand (the book's \"Recovering a state\"); nothing was changed"
+        )));
+    }
+    let found = listed
+        .iter()
+        .skip(1)
+        .take(READ_VERSIONS)
+        .filter(|x| !x.deleted)
+        .find_map(|x| {
+            let bytes = read(p, x).ok()?;
+            StateFile::parse(&bytes).ok().map(|s| (x, s))
+        });
+    found.ok_or_else(|| {
+        Error::refused(format!(
+            "the current version {} of {where_} is unreadable ({}), and none of the {READ_VERSIONS} versions before it is a state to check the lineage by; nothing was changed",
+            current.version_id,
+            unreadable_bytes(now_bytes)
+        ))
     })
 }
 
@@ -381,6 +337,10 @@ fn show_preview(
         digest: &digest,
         apply_environment,
         run_id: ctx.run_id.as_deref(),
+        unreadable: s
+            .unreadable
+            .as_ref()
+            .map(|u| (u.what.as_str(), u.compared_with.as_str(), u.compared_serial)),
     })
     .map_err(|e| Error::failed(format!("rendering the preview: {e}")))
 }
@@ -417,7 +377,9 @@ fn open(dir: &Path, sha256: &str, unit: &Unit) -> Result<SealedRestore> {
 }
 
 /// Writes the sealed version as the new current one, if the state is
-/// still the one previewed; returns the new version's id.
+/// still the one previewed; returns the new version's id. Through
+/// `terraform state push`, or, over a current version Terraform cannot
+/// read, through the S3 API under the backend's lock.
 fn run_restore(engine: &Engine<'_>, p: &Pair<'_>, s: &SealedRestore, dir: &Path) -> Result<String> {
     if s.key != p.key {
         return Err(Error::refused(format!(
@@ -425,6 +387,20 @@ fn run_restore(engine: &Engine<'_>, p: &Pair<'_>, s: &SealedRestore, dir: &Path)
             s.key, p.key
         )));
     }
+    if s.unreadable.is_some() {
+        return write_past_terraform(p, s);
+    }
+    let restored = checked_restore(p, s)?;
+    engine
+        .state_push(p.customer, &p.unit.environment, dir, &restored)
+        .map_err(super::state_preview::run_error)?;
+    written(p, s)
+}
+
+/// The restored state's bytes (version V with its new serial), if the
+/// current version is still the one previewed and V still has the bytes
+/// previewed.
+fn checked_restore(p: &Pair<'_>, s: &SealedRestore) -> Result<Vec<u8>> {
     let listed = p.source.versions(&p.key).map_err(s3_err)?;
     let current = current_of(&listed, p)?;
     // A bucket's new version has a new id; the local backend's file keeps
@@ -453,12 +429,50 @@ fn run_restore(engine: &Engine<'_>, p: &Pair<'_>, s: &SealedRestore, dir: &Path)
             s.version.version_id
         )));
     }
-    let restored = with_serial(&bytes, s.new_serial)
-        .map_err(|e| Error::refused(format!("version {}: {e}", s.version.version_id)))?;
-    engine
-        .state_push(p.customer, &p.unit.environment, dir, &restored)
-        .map_err(super::state_preview::run_error)?;
-    written(p, s)
+    with_serial(&bytes, s.new_serial)
+        .map_err(|e| Error::refused(format!("version {}: {e}", s.version.version_id)))
+}
+
+/// Over a current version Terraform cannot read: the backend's lock taken
+/// as Terraform takes it (`<key>.tflock`, with `use_lockfile`; a backend
+/// without it takes none, and neither does Terraform), the state checked
+/// again under it, version V written as a new version (nothing deleted),
+/// the lock released.
+fn write_past_terraform(p: &Pair<'_>, s: &SealedRestore) -> Result<String> {
+    let super::state_versions::StateVersions::Bucket(bucket) = &p.source else {
+        return Err(Error::refused(
+            "the local backend's state is never written past Terraform; nothing was changed",
+        ));
+    };
+    let locks = matches!(
+        p.view.config.terraform.backend,
+        crate::config::Backend::S3 {
+            use_lockfile: true,
+            ..
+        }
+    );
+    let failed =
+        |e: crate::records::RecordsError| Error::refused(format!("{e}; nothing was changed"));
+    let who = Entry::now("state", "").actor;
+    let lock = match locks {
+        true => Some(bucket.lock(&p.key, &who, &s.reason).map_err(failed)?),
+        false => None,
+    };
+    let done = checked_restore(p, s).and_then(|bytes| {
+        bucket
+            .write_state(lock.as_ref(), &p.key, bytes)
+            .map_err(|e| Error::failed(e.to_string()))
+    });
+    let released = lock.map(|l| bucket.unlock(l));
+    done?;
+    let new = written(p, s)?;
+    match released {
+        Some(Err(e)) => Err(Error::failed(format!(
+            "written as {new}, but the lock was not released: {e}; remove {} once no run holds it",
+            bucket.describe(&crate::records::state_lock::lock_key(&p.key))
+        ))),
+        _ => Ok(new),
+    }
 }
 
 /// The new current version after the push: a new version beside the
@@ -553,63 +567,4 @@ fn plan_after(t: &OpTarget, s: &SealedRestore, manager_dir: &Path, cx: &Context)
         seal: false,
     };
     super::plan::plan_local(&settings, manager_dir, cx)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(id: &str, at: &str) -> VersionRow {
-        VersionRow {
-            version: ObjectVersion {
-                version_id: id.into(),
-                last_modified: at.into(),
-                size: 1,
-                is_latest: false,
-                deleted: false,
-            },
-            serial: None,
-            lineage: None,
-            unreadable: None,
-            applied_by: None,
-            plan_sha256: None,
-        }
-    }
-
-    fn deployment(at: &str, actor: &str) -> crate::records::Deployment {
-        crate::records::Deployment {
-            time: at.into(),
-            customer: "acme".into(),
-            product: None,
-            environment: "staging".into(),
-            customer_repo: None,
-            customer_sha: None,
-            manager_sha: None,
-            plan_sha256: "d".repeat(64),
-            files: Vec::new(),
-            actor: actor.into(),
-            run_url: None,
-            pr: None,
-            cost: None,
-            infracost: None,
-        }
-    }
-
-    #[test]
-    fn a_version_is_matched_to_the_apply_recorded_right_after_it() {
-        let mut rows = vec![
-            row("v3", "2026-01-01T12:00:00.000Z"),
-            row("v2", "2026-01-01T10:00:00.000Z"),
-            row("v1", "2026-01-01T09:00:00.000Z"),
-        ];
-        let applies = [
-            deployment("2026-01-01T09:00:05.5Z", "alice"),
-            deployment("2026-01-01T12:00:02Z", "bob"),
-            // An apply whose record came long after any version: not matched.
-            deployment("2026-01-01T11:00:00Z", "carol"),
-        ];
-        match_applies(&mut rows, &applies);
-        let by: Vec<_> = rows.iter().map(|r| r.applied_by.as_deref()).collect();
-        assert_eq!(by, [Some("bob"), None, Some("alice")]);
-    }
 }

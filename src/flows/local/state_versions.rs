@@ -4,11 +4,15 @@
 //! (`terraform.tfstate.backup`, written before an apply changes it, and
 //! `terraform.tfstate.<unix time>.backup`, before a `state` command does):
 //! version ids `current`, `backup` and `backup-<unix time>`. All are read
-//! only; a restore writes through Terraform.
+//! only; a restore writes through Terraform (over a bucket's current
+//! version Terraform cannot read, through the S3 API under the backend's
+//! lock: `crate::records::state_lock`).
 
 use std::path::PathBuf;
 
-use crate::config::{Backend, Manager};
+use super::ops::OpTarget;
+use crate::config::{Backend, Customer, Manager, Unit};
+use crate::context::Context;
 use crate::records::state_bucket::{ObjectVersion, StateBucket, MAX_STATE};
 
 /// A pair's earlier states, wherever its backend keeps them.
@@ -88,6 +92,48 @@ impl StateVersions {
         }
         crate::util::fs::read_bounded(&path, MAX_STATE as u64).map_err(|e| e.to_string())
     }
+}
+
+/// The versions read for their serial and lineage (each a GET of a
+/// whole state), newest first.
+pub(super) const READ_VERSIONS: usize = 50;
+
+/// The pair a recovery acts on, resolved.
+pub(super) struct Pair<'r> {
+    pub(super) view: crate::config::Manager,
+    pub(super) customer: &'r Customer,
+    pub(super) unit: Unit,
+    pub(super) key: String,
+    pub(super) source: StateVersions,
+}
+
+pub(super) fn pair<'r>(
+    manager: &crate::config::Manager,
+    registry: &'r crate::config::Registry,
+    t: &OpTarget,
+    cx: &Context,
+) -> crate::error::Result<Pair<'r>> {
+    let (view, customer) = super::ops::pair_of(
+        manager,
+        registry,
+        &t.customer,
+        t.product.as_deref(),
+        &t.environment,
+    )?;
+    let unit = view.unit(&customer.slug, &t.environment);
+    let key = view.state_key(&customer.slug, &t.environment);
+    let source = StateVersions::for_manager(&view, &cx.net);
+    Ok(Pair {
+        view,
+        customer,
+        unit,
+        key,
+        source,
+    })
+}
+
+pub(super) fn s3_err(e: String) -> crate::error::Error {
+    crate::error::Error::failed(format!("the state's versions: {e}"))
 }
 
 /// A state file as a version: never through a link (the state folder
