@@ -32,7 +32,9 @@ import bench  # noqa: E402
 from providers import write_section  # noqa: E402
 
 MARK = "<!-- case 8 -->"
-GOAL_S = 1.0
+GOAL_S = 0.7
+# The full run's size: the goals are set at it (a --quick run marks them "not run").
+FULL_CUSTOMERS = 10000
 
 
 def git(cwd, *args):
@@ -101,7 +103,7 @@ def case(a, n, reps):
     bench.log(f"case 8: {meta['pairs']} pairs")
     load0 = os.getloadavg()[0]
     res = bench.alternate([("impact", impact), ("render twice + diff", twice)], reps)
-    return {"pairs": meta["pairs"], "results": res, "cpu": cpu,
+    return {"customers": n, "pairs": meta["pairs"], "results": res, "cpu": cpu,
             "load": (load0, os.getloadavg()[0], os.cpu_count()),
             "changed": len(answer.get("impact", {}).get("changed", [])),
             "files_differ": answer.get("twice")}
@@ -169,11 +171,11 @@ def report(c):
             "|---:|---:|---:|---:|---:|---:|"]
     if isinstance(imp, Exception) or isinstance(two, Exception):
         out.append(f"| {c['pairs']} | {imp} | {two} | failed | | |")
-        ok, mi = False, float("inf")
+        value, ok = None, False
     else:
         mi, mt = bench.median(imp), bench.median(two)
         out.append(f"| {c['pairs']:,} | {mi:.2f} s | {mt:.2f} s | {mt / mi:.1f}× | {c['changed']:,} | {c['files_differ']:,} |")
-        ok = mi <= GOAL_S
+        value, ok = f"{mi:.2f} s ({c['pairs']:,} pairs)", mi <= GOAL_S
     g = c.get("groups")
     if g:
         out += ["", f"Method: {g['customers']} customers ({g['pairs']} pairs) applied, one attribute added to "
@@ -181,15 +183,17 @@ def report(c):
                 "| customers | pairs planned | groups | failed | impact --plan |",
                 "|---:|---:|---:|---:|---:|",
                 f"| {g['customers']} | {g['planned']} | {g['groups']} | {g['failed']} | {g['seconds']:.0f} s |"]
-    group_result = (f"{g['groups']} group(s) of {g['planned']} plans ({g['customers']} customers)"
-                    if g else "not run")
-    group_ok = (bool(g) and g["customers"] >= GROUP_CUSTOMERS and g["groups"] == 1
-                and g["failed"] == 0 and g["planned"] == g["pairs"])
-    out += ["", "| goal | result | met |", "|------|--------|-----|",
-            f"| case 8: values impact for 10,000 customers × 2 environments ≤ {GOAL_S:.0f} s | "
-            f"{mi:.2f} s | {'yes' if ok else 'no'} |",
-            f"| case 8: {GROUP_CUSTOMERS} customers, a module change of one attribute: 1 group | "
-            f"{group_result} | {'yes' if group_ok else 'no'} |", "", MARK]
+    group_ok = (bool(g) and g["groups"] == 1 and g["failed"] == 0 and g["planned"] == g["pairs"])
+    rows = [
+        bench.goal_row(f"case 8: values impact of a change to every staging pair ≤ {GOAL_S} s",
+                       bench.size(FULL_CUSTOMERS, "customers"), bench.size(c["customers"], "customers"),
+                       value, ok),
+        bench.goal_row("case 8: a module change of one attribute: 1 group of plans",
+                       bench.size(GROUP_CUSTOMERS, "customers"),
+                       bench.size(g["customers"], "customers") if g else None,
+                       f"{g['groups']} group(s) of {g['planned']} plans" if g else None, group_ok),
+    ]
+    out += [""] + bench.goal_table(rows) + ["", MARK]
     return "\n".join(out) + "\n"
 
 

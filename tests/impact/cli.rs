@@ -455,3 +455,66 @@ fn pinned_pairs_are_named() {
         "{text}"
     );
 }
+
+/// The pairs are spread over the cores (`--jobs`, default: every core);
+/// the answer is the same, byte for byte and in the registry's order,
+/// on one thread as on many.
+#[test]
+fn the_answer_is_the_same_on_one_thread_and_on_many() {
+    let fx = Fixture::new();
+    let mut registry = String::from("\n");
+    for i in 0..48 {
+        let from = ["acme", "globex"][i % 2];
+        let slug = format!("c{i:02}-{from}");
+        common::copy_tree(
+            &fx.path(&format!("customers/{from}")),
+            &fx.path(&format!("customers/{slug}")),
+        );
+        registry.push_str(&format!(
+            "  - slug: {slug}\n    path: ../customers/{slug}\n    contact: ops@{slug}.example\n    environments: [staging, production]\n    added: 2026-05-05\n"
+        ));
+    }
+    fx.append("manager/customers.yml", &registry);
+    fx.register_invalid_customer();
+    fx.git(&["init", "-q"]);
+    commit(&fx, "base");
+    let staging = fx.read("manager/values/staging.yml");
+    fx.write(
+        "manager/values/staging.yml",
+        &staging.replace("region: us-east-1", "region: us-east-2"),
+    );
+    fx.append("manager/values/staging.yml", "min_instances: 2\n");
+
+    let run = |form: &[&str], jobs: &str| {
+        let out = common::Run::from(fx.fleetform())
+            .args(["impact", "--base", "HEAD", "--show-values", "--jobs", jobs])
+            .args(form)
+            .output();
+        (out.status.code(), stdout(&out), stderr(&out))
+    };
+    let forms: [&[&str]; 2] = [&["--json"], &[]];
+    for form in forms {
+        let one = run(form, "1");
+        let many = run(form, "4");
+        assert_eq!(one.1, many.1, "{form:?}: stdout differs\n{}", many.2);
+        assert_eq!(one, many, "{form:?}");
+        // broken-co stops validating: exit 1, and still the whole answer.
+        assert_eq!(one.0, Some(1), "{}", one.2);
+    }
+    let (_, i, _) = impact(&fx, &["--base", "HEAD", "--jobs", "3"]);
+    assert_eq!(i["pairs"], 4 + 96 + 1, "{i:#}");
+    let changed = units(&i);
+    let registry_order: Vec<String> = ["acme", "globex"]
+        .into_iter()
+        .map(String::from)
+        .chain((0..48).map(|i| format!("c{i:02}-{}", ["acme", "globex"][i % 2])))
+        .filter_map(|s| {
+            changed
+                .iter()
+                .find(|u| u.starts_with(&format!("{s}/")))
+                .cloned()
+        })
+        .collect();
+    assert_eq!(changed, registry_order);
+    assert!(changed.len() >= 25, "{changed:?}");
+}
