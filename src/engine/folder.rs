@@ -1,12 +1,15 @@
 //! A pair's results folder: made so that no folder fleetform names can
-//! be a planted symlink, and the plan summary read back from it.
+//! be a planted symlink, what a plan publishes into it, and the plan
+//! summary read back from it.
 
 use std::path::Path;
 
-use super::SUMMARY_FILE;
+use super::{io_err, FILES_FILE, PLAN_FILE, SUMMARY_FILE};
 use crate::config::Unit;
 use crate::data::summary::PlanSummary;
 use crate::error::{Error, Say};
+use crate::util::fs::write_atomic;
+use anyhow::Context as _;
 
 /// Creates the results folder `<root>/<unit>` (`<customer>/<environment>`
 /// or `<customer>/<product>/<environment>`) so that none of the folders
@@ -42,4 +45,44 @@ pub fn read_summary(dir: &Path) -> Result<PlanSummary, Error> {
             p.display()
         ))
     })
+}
+
+/// What a plan publishes into its results folder.
+pub(super) struct Results<'a> {
+    /// The plan file in the working copy (moved into the folder).
+    pub plan: &'a Path,
+    pub vars: &'a [u8],
+    /// The customer's files the plan was made from ([`FILES_FILE`]).
+    pub files: &'a [u8],
+    pub plan_text: &'a str,
+    pub comment: &'a str,
+    pub summary: &'a PlanSummary,
+}
+
+/// Moves the plan into `dir` and writes the files next to it, the
+/// summary that vouches for the plan last. Two runs publishing into the
+/// same folder take turns, so the summary always vouches for the plan file
+/// next to it.
+pub(super) fn publish(dir: &Path, r: &Results<'_>) -> Result<(), Error> {
+    let lock_path = dir.join(".publish.lock");
+    let lock = crate::util::fs::open_lock_file(&lock_path)?;
+    lock.lock().map_err(io_err(&lock_path))?;
+    let plan = dir.join(PLAN_FILE);
+    std::fs::rename(r.plan, &plan).map_err(io_err(&plan))?;
+    // The plan file holds the values Terraform planned with (a sensitive
+    // variable's too): its owner's alone, as every result file fleetform
+    // writes (Terraform makes it 0644).
+    crate::util::fs::owner_only(&plan).map_err(io_err(&plan))?;
+    let summary = serde_json::to_vec_pretty(r.summary).context("serialising the summary")?;
+    for (name, bytes) in [
+        ("variables.tfvars.json", r.vars),
+        (FILES_FILE, r.files),
+        ("plan.txt", r.plan_text.as_bytes()),
+        ("comment.md", r.comment.as_bytes()),
+        (SUMMARY_FILE, &summary),
+    ] {
+        let path = dir.join(name);
+        write_atomic(&path, bytes)?;
+    }
+    Ok(())
 }

@@ -24,8 +24,8 @@ mod secrets;
 pub mod tools;
 pub use tools::SECRET_MARKER;
 
-use folder::ensure_out_dir;
 pub use folder::read_summary;
+use folder::{ensure_out_dir, publish, Results};
 use run::{run_plan, Made};
 pub use secrets::{holds_a_key, WITHHELD};
 
@@ -596,46 +596,6 @@ pub struct ApplyOutcome {
     /// The state's serial and lineage after the apply, when read back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<StateMark>,
-}
-
-/// What a plan publishes into its results folder.
-struct Results<'a> {
-    /// The plan file in the working copy (moved into the folder).
-    plan: &'a Path,
-    vars: &'a [u8],
-    /// The customer's files the plan was made from ([`FILES_FILE`]).
-    files: &'a [u8],
-    plan_text: &'a str,
-    comment: &'a str,
-    summary: &'a PlanSummary,
-}
-
-/// Moves the plan into `dir` and writes the files next to it, the
-/// summary that vouches for the plan last. Two runs publishing into the
-/// same folder take turns, so the summary always vouches for the plan file
-/// next to it.
-fn publish(dir: &Path, r: &Results<'_>) -> Result<(), Error> {
-    let lock_path = dir.join(".publish.lock");
-    let lock = crate::util::fs::open_lock_file(&lock_path)?;
-    lock.lock().map_err(io_err(&lock_path))?;
-    let plan = dir.join(PLAN_FILE);
-    std::fs::rename(r.plan, &plan).map_err(io_err(&plan))?;
-    // The plan file holds the values Terraform planned with (a sensitive
-    // variable's too): its owner's alone, as every result file fleetform
-    // writes (Terraform makes it 0644).
-    crate::util::fs::owner_only(&plan).map_err(io_err(&plan))?;
-    let summary = serde_json::to_vec_pretty(r.summary).context("serialising the summary")?;
-    for (name, bytes) in [
-        ("variables.tfvars.json", r.vars),
-        (FILES_FILE, r.files),
-        ("plan.txt", r.plan_text.as_bytes()),
-        ("comment.md", r.comment.as_bytes()),
-        (SUMMARY_FILE, &summary),
-    ] {
-        let path = dir.join(name);
-        write_atomic(&path, bytes)?;
-    }
-    Ok(())
 }
 
 /// An I/O error that names its path and keeps the OS reason.

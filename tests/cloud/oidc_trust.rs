@@ -350,7 +350,17 @@ fn records_are_written_with_their_own_role() {
                     assert_eq!(v, &format!("${{{{ steps.records.outputs.{out} }}}}"), "{k}");
                 }
             }
-            assert_eq!(given, 1, "{name}: {job_name}: the fleetform step alone");
+            // Drift's first shard also compacts the records after its drift
+            // step (`records compact`): a second fleetform step.
+            let steps = if (name.as_str(), job_name.as_str()) == ("manager-drift.yml", "drift") {
+                2
+            } else {
+                1
+            };
+            assert_eq!(
+                given, steps,
+                "{name}: {job_name}: the fleetform steps alone"
+            );
         }
     }
     assert_eq!(
