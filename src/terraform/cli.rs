@@ -157,7 +157,7 @@ impl Terraform {
         };
         // A relative data dir: the module paths it records then hold in
         // every working copy.
-        self.run_in(
+        let installed = self.run_in(
             scratch.path(),
             Path::new(".terraform"),
             "init (installing the providers)",
@@ -168,7 +168,15 @@ impl Terraform {
                 "-lock-timeout=120s",
                 &format!("-backend-config={field}={placeholder}"),
             ],
-        )?;
+        );
+        if let Err(e) = installed {
+            // Nothing is in the cache: the pairs install their own, each
+            // into its own data dir. Terraform's cache is not safe for
+            // concurrent writers, and pairs pointed at an empty one would
+            // all write it at once.
+            self.providers = None;
+            return Err(e);
+        }
         let module = manager.path(manager.working_dir());
         if !module.join(LOCK_FILE).exists() {
             let lock = scratch.path().join(LOCK_FILE);
@@ -184,6 +192,7 @@ impl Terraform {
             field,
         );
         let Some(template) = template else {
+            self.providers = None;
             return Ok(Some("the data dir's backend record is not in a known shape; every customer × environment runs its own `init`".into()));
         };
         let prepared = Prepared {
@@ -191,6 +200,10 @@ impl Terraform {
             _scratch: scratch,
         };
         if let Err(e) = self.check_template(manager, cache_root, &prepared) {
+            // Each pair then installs its own providers into its own data
+            // dir: pairs running `init` at once must not share the cache,
+            // which Terraform writes without a lock.
+            self.providers = None;
             let first = e.to_string();
             let first = first.lines().next().unwrap_or_default().to_string();
             return Ok(Some(format!(
@@ -318,6 +331,9 @@ const SECRETS_FOR: [&str; 3] = ["plan", "apply", "import"];
 impl Terraform {
     fn command(&self, ws: &Workspace, step: &str) -> Command {
         let mut cmd = self.command_in(ws.path(), &ws.data_dir());
+        if ws.own_providers {
+            cmd.env_remove("TF_PLUGIN_CACHE_DIR");
+        }
         if let Some(n) = self.threads {
             cmd.env("GOMAXPROCS", n.to_string());
         }

@@ -35,6 +35,11 @@ pub struct Workspace {
     /// The customer's secrets for this pair, handed to Terraform as
     /// `TF_VAR_<name>` (never written to disk; wiped when dropped).
     pub secret_env: Vec<(String, zeroize::Zeroizing<String>)>,
+    /// Another module's working copy (a needed product's outputs, read for
+    /// each pair at once): its `init` installs into its own data dir, never
+    /// the run's plugin cache, which was filled for the run's own module
+    /// and which Terraform writes without a lock.
+    pub(super) own_providers: bool,
 }
 
 impl Workspace {
@@ -46,9 +51,11 @@ impl Workspace {
         customer: &str,
         environment: &str,
     ) -> Result<Self, TerraformError> {
-        let ws = Workspace::backend_only(manager, parent, customer, environment)?;
+        let mut ws = Workspace::backend_only(manager, parent, customer, environment)?;
         let module = manager.path(manager.working_dir());
         crate::util::fs::copy_module(&module, ws.path())?;
+        // The run's own module: its providers are the cache's.
+        ws.own_providers = false;
         Ok(ws)
     }
 
@@ -82,6 +89,7 @@ impl Workspace {
             backend,
             log: String::new(),
             secret_env: Vec::new(),
+            own_providers: true,
         })
     }
 

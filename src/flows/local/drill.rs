@@ -281,16 +281,21 @@ fn plan_copies(
             },
         ) as Box<crate::fleet::SourceFn<'_>>
     };
-    let out = d.out.join("drill");
-    let settings = crate::fleet::products::RunSettings {
-        jobs: crate::fleet::terraform_jobs(),
-        out_dir: &out,
-        refresh_only: false,
-        action: "plan",
-        terraform: d.terraform.as_deref(),
-        withhold_secrets: false,
-    };
     for (view, pairs) in copied.iter().filter(|(_, p)| !p.is_empty()) {
+        // A results folder (and provider cache) of each product's own: one
+        // product's run never installs into the cache another's filled.
+        let out = d
+            .out
+            .join("drill")
+            .join(view.product.as_deref().unwrap_or("_"));
+        let settings = crate::fleet::products::RunSettings {
+            jobs: crate::fleet::terraform_jobs(),
+            out_dir: &out,
+            refresh_only: false,
+            action: "plan",
+            terraform: d.terraform.as_deref(),
+            withhold_secrets: false,
+        };
         if let Err(e) =
             crate::fleet::products::run_view(view, pairs, rows, source_for, &settings, cx)
         {
