@@ -334,8 +334,8 @@ def table(c, a):
         if cmd == "audit report" and c["requests"].get("raw") is not None:
             row += f" ({c['requests']['raw']:,} requests)"
         out.append(row + " |")
-    out += ["", f"After `records compact` ({bench.fmt_s(c['compacted_in'])} for {c['n']:,} records; "
-            "each read with an empty segment cache, as on a fresh runner, and then with the cache):", "",
+    out += ["", f"Method: as above after `records compact` ({bench.fmt_s(c['compacted_in'])} for {c['n']:,} records), "
+            "each read with an empty segment cache (a fresh runner) and then with it.", "",
             "| command | this build |", "|---|---:|"] + compacted_rows
     return out
 
