@@ -163,7 +163,7 @@ impl Signer {
         let mut action = self.bucket.put_object(Some(&self.creds), &object);
         // S3 refuses `x-amz-*` headers a presigned URL does not sign.
         action.headers_mut().insert(WRITE_ID, write_id);
-        let md5 = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(bytes));
+        let md5 = content_md5(bytes);
         Request {
             method: http::Method::PUT,
             url: action.sign(SIGNED_FOR),
@@ -192,6 +192,12 @@ impl Signer {
             body: Bytes::new(),
         }
     }
+}
+
+/// The `Content-MD5` header of `bytes` (base64 of their MD5), with which
+/// S3 refuses a body changed on the way.
+pub(super) fn content_md5(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(bytes))
 }
 
 pub(super) fn io(what: &'static str, key: &str, reason: impl std::fmt::Display) -> RecordsError {

@@ -68,7 +68,7 @@ pub struct BucketFacts {
     pub encryption: Option<String>,
 }
 
-use super::s3::{failed, io};
+use super::s3::{content_md5, failed, io};
 
 /// The job's `AWS_*` credential, as Terraform's s3 backend reads it.
 fn credentials(var: impl Fn(&str) -> Option<String>) -> Result<Credentials, String> {
@@ -242,12 +242,9 @@ impl StateBucket {
     pub fn enable_versioning(&self) -> Result<(), RecordsError> {
         let name = self.settings.bucket.clone();
         self.run("turning on versioning of", &name.clone(), move |http, s| async move {
-            use base64::Engine as _;
-            use md5::Digest as _;
             let body = "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Status>Enabled</Status></VersioningConfiguration>";
             let mut req = s.request(http::Method::PUT, "", &[("versioning", "")]);
-            let md5 = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(body));
-            req.headers.push(("content-md5", md5));
+            req.headers.push(("content-md5", content_md5(body.as_bytes())));
             req.body = Bytes::from_static(body.as_bytes());
             let sent = s3_http::send(&http, &req, MAX_ERROR_BODY).await;
             match &sent.answer {
@@ -282,22 +279,28 @@ impl StateBucket {
     /// [`SCRATCH_PREFIX`]); returns its version id.
     pub fn put_scratch(&self, key: &str, bytes: Vec<u8>) -> Result<String, RecordsError> {
         check_scratch(key)?;
+        self.put_version(key, bytes, Vec::new())
+    }
+
+    /// Writes `bytes` at `key` as its new current version; its version id.
+    pub(super) fn put_version(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        headers: Vec<(&'static str, String)>,
+    ) -> Result<String, RecordsError> {
         let owned = key.to_string();
         self.run("writing", key, move |http, s| async move {
-            use base64::Engine as _;
-            use md5::Digest as _;
             let mut req = s.request(http::Method::PUT, &owned, &[]);
-            let md5 = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(&bytes));
-            req.headers.push(("content-md5", md5));
+            req.headers.push(("content-md5", content_md5(&bytes)));
+            req.headers.extend(headers);
             req.body = Bytes::from(bytes);
             let sent = s3_http::send(&http, &req, MAX_ERROR_BODY).await;
             match &sent.answer {
-                Ok(a) if a.status.is_success() => Ok(a
-                    .headers
-                    .get("x-amz-version-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string()),
+                Ok(a) if a.status.is_success() => {
+                    let id = a.headers.get("x-amz-version-id");
+                    Ok(id.and_then(|v| v.to_str().ok()).unwrap_or_default().into())
+                }
                 _ => Err(failed("writing", &owned, &sent)),
             }
         })

@@ -13,7 +13,7 @@
 
 use bytes::Bytes;
 
-use super::s3::{failed, io};
+use super::s3::{content_md5, failed, io};
 use super::s3_http::{self, MAX_ERROR_BODY};
 use super::state_bucket::StateBucket;
 use super::RecordsError;
@@ -146,31 +146,12 @@ impl StateBucket {
         key: &str,
         bytes: Vec<u8>,
     ) -> Result<String, RecordsError> {
-        let owned = key.to_string();
-        self.run("writing", key, move |http, s| async move {
-            let mut req = s.request(http::Method::PUT, &owned, &[]);
-            req.headers.push(("content-md5", content_md5(&bytes)));
-            req.headers
-                .push(("content-type", "application/json".into()));
-            req.body = Bytes::from(bytes);
-            let sent = s3_http::send(&http, &req, MAX_ERROR_BODY).await;
-            match &sent.answer {
-                Ok(a) if a.status.is_success() => Ok(a
-                    .headers
-                    .get("x-amz-version-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string()),
-                _ => Err(failed("writing", &owned, &sent)),
-            }
-        })
+        self.put_version(
+            key,
+            bytes,
+            vec![("content-type", "application/json".into())],
+        )
     }
-}
-
-fn content_md5(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    use md5::Digest as _;
-    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(bytes))
 }
 
 /// A random (version 4) UUID, as Terraform's lock IDs are.
