@@ -198,7 +198,7 @@ impl Events {
             return;
         };
         let held: Vec<(EventKey, u32)> = self.live().iter().map(|(k, n)| (k.clone(), *n)).collect();
-        let now = crate::util::now_unix();
+        let now = super::clock::now_unix();
         for (key, n) in held {
             let name = format!("{}/alive-{n}-{now}", prefix(&key));
             // A failed renewal only lets the claim go stale, as a crash would.
@@ -219,8 +219,8 @@ impl Events {
             return;
         };
         let body = match dispatched {
-            Some(v) => json!({ "dispatched": v, "at": crate::util::now_unix() }),
-            None => json!({ "failed": true, "at": crate::util::now_unix() }),
+            Some(v) => json!({ "dispatched": v, "at": super::clock::now_unix() }),
+            None => json!({ "failed": true, "at": super::clock::now_unix() }),
         };
         let name = match dispatched {
             Some(_) => "done".to_string(),
@@ -240,11 +240,13 @@ impl Events {
         let (map, order) = &mut *m;
         match map.get(key) {
             Some(Entry::Done(v)) => return Some(Claim::Done(v.clone())),
-            Some(Entry::Claimed(at)) if at.elapsed() < stale() => return Some(Claim::InFlight),
+            Some(Entry::Claimed(at)) if super::clock::elapsed(*at) < stale() => {
+                return Some(Claim::InFlight)
+            }
             Some(_) => {}
             None => order.push_back(key.clone()),
         }
-        map.insert(key.clone(), Entry::Claimed(Instant::now()));
+        map.insert(key.clone(), Entry::Claimed(super::clock::now()));
         if order.len() > REMEMBERED {
             if let Some(old) = order.pop_front() {
                 map.remove(&old);
@@ -269,7 +271,7 @@ impl Events {
 
     /// Remembers a claim won elsewhere (a sweep's) as in flight here.
     pub(super) fn mark_claimed(&self, key: &EventKey) {
-        self.remember(key, Entry::Claimed(Instant::now()));
+        self.remember(key, Entry::Claimed(super::clock::now()));
     }
 
     fn remember(&self, key: &EventKey, entry: Entry) {
@@ -349,7 +351,7 @@ async fn claim_in_store(
             let bytes = store.read_async(&format!("{prefix}/claim-{n}")).await?;
             let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             let at = last_sign_of_life(&names, n, v["at"].as_u64().unwrap_or(0));
-            if crate::util::now_unix().saturating_sub(at) < stale().as_secs() {
+            if super::clock::now_unix().saturating_sub(at) < stale().as_secs() {
                 return Ok(Claim::InFlight);
             }
             n + 1
@@ -384,7 +386,7 @@ pub(super) async fn create_claim(
     n: u32,
     event: &Value,
 ) -> Result<(), RecordsError> {
-    let now = crate::util::now_unix();
+    let now = super::clock::now_unix();
     let body = serde_json::to_vec(&json!({ "at": now, "event": event })).unwrap_or_default();
     store
         .create_async(&format!("{}/claim-{n}", prefix(key)), &body)

@@ -28,6 +28,7 @@
 //! `records` (its durable queue and events), `error`, `util`.
 
 pub mod client;
+pub mod clock;
 mod comment;
 pub mod events;
 pub mod fetch;

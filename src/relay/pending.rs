@@ -79,7 +79,7 @@ impl Events {
         let Some(store) = self.store.clone() else {
             return Ok(Vec::new());
         };
-        let now = crate::util::now_unix();
+        let now = super::clock::now_unix();
         let first = now.saturating_sub(window.as_secs()) / 60;
         let mut taken = Vec::new();
         let mut looked = 0;
@@ -117,7 +117,7 @@ impl Events {
         let Some(store) = self.store.clone() else {
             return Ok(Vec::new());
         };
-        let now = crate::util::now_unix();
+        let now = super::clock::now_unix();
         let first = now.saturating_sub(OLDEST.as_secs()) / 60 / BLOCK;
         // Up to the block of the start window's first minute; only blocks
         // wholly before it are marked (no claim is indexed there again).

@@ -31,9 +31,6 @@ use super::Answer;
 
 /// Installation tokens last an hour; they are used for at most this long.
 pub const TOKEN_TTL: Duration = Duration::from_secs(50 * 60);
-/// Sets a shorter time tokens are kept, in seconds (tests: a token
-/// expiring while its installation's id is kept).
-pub const TOKEN_TTL_ENV: &str = "FLEETFORM_TEST_TOKEN_TTL_SECS";
 /// The points of the installation's lookup (a GET) and of the token's POST.
 pub const LOOKUP_POINTS: u64 = 1;
 pub const MINT_POINTS: u64 = 5;
@@ -72,10 +69,7 @@ impl Tokens {
             api_root,
             net,
             patience,
-            ttl: std::env::var(TOKEN_TTL_ENV)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map_or(TOKEN_TTL, |s| Duration::from_secs(s.max(1)).min(TOKEN_TTL)),
+            ttl: TOKEN_TTL,
             limits: Limits::from_env().unwrap_or_default(),
             kept: tokio::sync::Mutex::new(HashMap::new()),
             installations: Mutex::new(HashMap::new()),
@@ -130,16 +124,16 @@ impl Tokens {
         );
         let mut kept = self.kept.lock().await;
         if kept.len() > KEPT {
-            kept.retain(|_, (_, at)| at.elapsed() < self.ttl);
+            kept.retain(|_, (_, at)| super::clock::elapsed(*at) < self.ttl);
         }
-        kept.insert(key.to_string(), (gh.clone(), Instant::now()));
+        kept.insert(key.to_string(), (gh.clone(), super::clock::now()));
         Ok(gh)
     }
 
     async fn kept(&self, key: &str) -> Option<Arc<GitHub>> {
         let kept = self.kept.lock().await;
         kept.get(key)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .filter(|(_, at)| super::clock::elapsed(*at) < self.ttl)
             .map(|(gh, _)| gh.clone())
     }
 

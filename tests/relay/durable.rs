@@ -12,6 +12,7 @@ use fleetform::relay::events::STALE_ENV;
 use crate::moto::{curl_signed_put, Moto};
 use crate::relay::redeliver::wait_until;
 use crate::relay::serve::{dispatch, http_from, RelayProc, RelayWorld};
+use crate::relay::TestClock;
 use crate::support::fake_github::Fault;
 use crate::world::{ACME, MANAGER};
 
@@ -71,13 +72,12 @@ fn sweeps_done(relay: &RelayProc) -> u64 {
     v["sweeps"].as_u64().expect("healthz says its sweeps")
 }
 
-/// Once every claim is past the stale time (`stale_secs`, the relays' own
-/// clock), two more sweeps of each of `relays`: at least one of them began
-/// after the claims could be taken over, and ran to its end. What "nothing
-/// doubled" is checked after, instead of a fixed sleep that a loaded
-/// machine outlasts before any sweep ran.
-fn sweeps_after_stale(relays: &[&RelayProc], stale_secs: u64) {
-    std::thread::sleep(Duration::from_secs(stale_secs));
+/// The relays' clock moved past the stale time (`stale_secs`), then two
+/// more sweeps of each of `relays`: at least one of them began after every
+/// claim could be taken over, and ran to its end. What "nothing doubled" is
+/// checked after, instead of sleeping for the relays' own wall-clock time.
+fn sweeps_after_stale(relays: &[&RelayProc], clock: &TestClock, stale_secs: u64) {
+    clock.forward(stale_secs);
     let now: Vec<u64> = relays.iter().map(|r| sweeps_done(r)).collect();
     for (r, n) in relays.iter().zip(now) {
         wait_until("two more sweeps", 120, || sweeps_done(r) >= n + 2);
@@ -149,7 +149,8 @@ fn claims_run_on_the_relays_runtime_without_a_thread_per_claim() {
 #[test]
 fn a_queued_event_survives_a_kill_9_and_is_dispatched_once() {
     let (moto, rw) = with_bucket();
-    let env = [AWS[0], AWS[1], AWS[2], (STALE_ENV, "6")];
+    let clock = TestClock::new();
+    let env = [AWS[0], AWS[1], AWS[2], (STALE_ENV, "6"), clock.env()];
     let b = rw.start_env(8, 10, &[], &env);
     let mut a = rw.start_env(8, 10, &[], &env);
     let sha = rw.w.change_acme("main", 600);
@@ -178,12 +179,14 @@ fn a_queued_event_survives_a_kill_9_and_is_dispatched_once() {
         "A answered before it died"
     );
     assert!(rw.w.gh.dispatches(MANAGER).is_empty());
+    // A's claim goes stale.
+    clock.forward(6);
     let a2 = rw.start_env(8, 10, &[], &env);
     wait_until("the event dispatched", 30, || {
         !rw.w.gh.dispatches(MANAGER).is_empty()
     });
     // Further sweeps of both find it done.
-    sweeps_after_stale(&[&b, &a2], 6);
+    sweeps_after_stale(&[&b, &a2], &clock, 6);
     let sent = rw.w.gh.dispatches(MANAGER);
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0]["client_payload"]["sha"], sha.as_str());
@@ -220,7 +223,8 @@ fn a_queued_event_survives_a_kill_9_and_is_dispatched_once() {
 #[test]
 fn a_slow_live_instance_keeps_its_claim_and_nothing_is_doubled() {
     let (moto, rw) = with_bucket();
-    let env = [AWS[0], AWS[1], AWS[2], (STALE_ENV, "6")];
+    let clock = TestClock::new();
+    let env = [AWS[0], AWS[1], AWS[2], (STALE_ENV, "6"), clock.env()];
     let b = rw.start_env(8, 10, &[], &env);
     let a = rw.start_env(8, 10, &[], &env);
     let sha = rw.w.change_acme("main", 700);
@@ -233,7 +237,7 @@ fn a_slow_live_instance_keeps_its_claim_and_nothing_is_doubled() {
         !rw.w.gh.dispatches(MANAGER).is_empty()
     });
     // B swept every 3 s all along; sweeps after one more stale time.
-    sweeps_after_stale(&[&a, &b], 6);
+    sweeps_after_stale(&[&a, &b], &clock, 6);
     let sent = rw.w.gh.dispatches(MANAGER);
     assert_eq!(sent.len(), 1, "{sent:?} (A answered {status} {answer})");
     let steps: Vec<String> = moto
@@ -258,7 +262,8 @@ fn a_slow_live_instance_keeps_its_claim_and_nothing_is_doubled() {
 #[test]
 fn an_event_queued_before_a_long_outage_is_dispatched_at_the_next_start() {
     let (moto, rw) = with_bucket();
-    let env = [AWS[0], AWS[1], AWS[2], (STALE_ENV, "6")];
+    let clock = TestClock::new();
+    let env = [AWS[0], AWS[1], AWS[2], (STALE_ENV, "6"), clock.env()];
     let mut a = rw.start_env(8, 10, &[], &env);
     let sha = rw.w.change_acme("main", 800);
     rw.w.gh
@@ -323,7 +328,7 @@ fn an_event_queued_before_a_long_outage_is_dispatched_at_the_next_start() {
     wait_until("the event dispatched", 30, || {
         !rw.w.gh.dispatches(MANAGER).is_empty()
     });
-    sweeps_after_stale(&[&b], 6);
+    sweeps_after_stale(&[&b], &clock, 6);
     assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 1);
     // The blocks wholly before the start window are marked swept (the
     // one holding its first minute is not: claims may still land there).

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use fleetform::relay::tokens::TOKEN_TTL_ENV;
+use fleetform::relay::tokens::TOKEN_TTL;
 
 use crate::relay::serve::{http_from, RelayProc, RelayWorld, CUSTOMER_APP_ID};
 use crate::support::fake_github::Limits;
@@ -383,7 +383,8 @@ fn a_cold_start_paces_installation_lookups_with_the_mints() {
 #[test]
 fn a_warm_relay_never_looks_an_installation_up_twice() {
     let (rw, pushes) = fleet(20);
-    let relay = relay_at_githubs_limits_with(&rw, &[(TOKEN_TTL_ENV, "2")]);
+    let clock = crate::relay::TestClock::new();
+    let relay = relay_at_githubs_limits_with(&rw, &[clock.env()]);
     // Three pull requests of each customer at once: one lookup, one token
     // each.
     let three: Vec<_> = ["a", "b", "c"]
@@ -398,7 +399,7 @@ fn a_warm_relay_never_looks_an_installation_up_twice() {
     );
     assert_eq!(lookups_and_mints(&rw), (20, 20));
     // The tokens expire; each customer opens another.
-    std::thread::sleep(Duration::from_millis(2500));
+    clock.forward(TOKEN_TTL.as_secs());
     let second = burst_of(&rw, &relay, &pull_requests(&rw, &pushes, "d"));
     assert!(
         second.answers.iter().all(|(s, _, _)| *s == 202),
