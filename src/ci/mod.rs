@@ -39,17 +39,41 @@ pub struct RunContext {
 }
 
 /// Who runs this command, for audit events: the run's actor on GitHub
-/// Actions (`GITHUB_ACTOR`), else the account (`USER`, `LOGNAME`, else the
-/// system's name for the process's user: `root`, not `uid 0`), else its
-/// user id (`uid 1000`; Windows' `USERNAME`), so a record never names no
-/// one.
+/// Actions (`GITHUB_ACTOR`), else the account (`USER`, `LOGNAME`), else
+/// the system's name for the process's user (`root`, not `uid 0`) or its
+/// user id (`uid 1000`; Windows' `USERNAME`) with the machine it runs on
+/// (`root on build-7`: in a container no one named, a bare `root` says
+/// nothing of who or where), so a record never names no one.
 pub fn actor() -> String {
     let named = |k: &str| var(k).filter(|v| !v.trim().is_empty());
     named("GITHUB_ACTOR")
         .or_else(|| named("USER"))
         .or_else(|| named("LOGNAME"))
-        .or_else(|| whoami::username().ok().filter(|n| !n.trim().is_empty()))
-        .unwrap_or_else(uid)
+        .unwrap_or_else(|| {
+            let who = whoami::username()
+                .ok()
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(uid);
+            match host() {
+                Some(h) => format!("{who} on {h}"),
+                None => who,
+            }
+        })
+}
+
+/// The machine's name (Linux: `/proc/sys/kernel/hostname`; else
+/// `HOSTNAME`, `COMPUTERNAME`), when it has one.
+fn host() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| var("HOSTNAME"))
+        .or_else(|| var("COMPUTERNAME"))
+        .map(|h| h.trim().to_string())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+        })
 }
 
 /// The process's user id (`uid 1000`), read from `/proc/self`.
@@ -101,6 +125,19 @@ impl RunContext {
             self.server_url.trim_end_matches('/'),
             self.repository.as_deref()?,
             self.run_id.as_deref()?
+        ))
+    }
+
+    /// The pull request this run is for (`refs/pull/<n>/merge` or
+    /// `/head`): `https://github.com/<repo>/pull/<n>`, when known.
+    pub fn pull_request_url(&self) -> Option<String> {
+        let rest = self.git_ref.as_deref()?.strip_prefix("refs/pull/")?;
+        let (n, _) = rest.split_once('/')?;
+        let n: u64 = n.parse().ok()?;
+        Some(format!(
+            "{}/{}/pull/{n}",
+            self.server_url.trim_end_matches('/'),
+            self.repository.as_deref()?
         ))
     }
 

@@ -48,6 +48,11 @@ pub struct PairStatus {
     pub unit: Unit,
     pub stage: Stage,
     pub detail: String,
+    /// Where its adoption (or release) is read on GitHub: the pull
+    /// request it was reported on or run for, else its run (`https://`
+    /// only). Records older than these addresses have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 /// A wave's pairs as it left them, and why it halted or waits.
@@ -320,6 +325,7 @@ mod tests {
             unit: Unit::new(&format!("c{i:03}"), None, "staging"),
             stage,
             detail: format!("detail {i}"),
+            link: None,
         }
     }
 

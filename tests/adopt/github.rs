@@ -126,6 +126,60 @@ fn on_actions_an_adoption_is_applied_only_after_someone_else_approved_the_run() 
         body.contains("**state only, nothing in your cloud changed**"),
         "{body}"
     );
+    // The adoption record keeps the pull request it was reported on (and
+    // the run); status and the dashboard's row link it.
+    let url = format!("https://github.com/{REPO}/pull/{pr}");
+    let out = w.expect(0, &["adopt", "status", "--json"]);
+    let v: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
+    assert_eq!(v[0]["link"], url.as_str(), "{v:#}");
+    let html = dashboard_adoptions(&w);
+    // The page escapes `/` as `&#x2f;` in attributes, which a browser reads
+    // back.
+    let href = url.replace('/', "&#x2f;");
+    assert!(
+        html.contains(&format!(" <a href=\"{href}\">pull request</a></td>")),
+        "{html}"
+    );
+    // A record written before these addresses reads, with no link.
+    let dir =
+        w.fx.path("manager/.fleetform/records/adoptions/c01/_/staging");
+    let kept: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let mut old: Value = serde_json::from_str(&std::fs::read_to_string(&kept[0]).unwrap()).unwrap();
+    assert_eq!(old["pull_request"], url.as_str());
+    assert!(
+        old["run_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/actions/runs/80"),
+        "{old}"
+    );
+    let o = old.as_object_mut().unwrap();
+    o.remove("pull_request");
+    o.remove("run_url");
+    std::fs::write(&kept[0], serde_json::to_vec(&old).unwrap()).unwrap();
+    let out = w.expect(0, &["adopt", "status", "--json"]);
+    let v: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
+    assert_eq!(v[0]["stage"], "adopted", "{v:#}");
+    assert!(v[0].get("link").is_none(), "{v:#}");
+    assert!(
+        !dashboard_adoptions(&w).contains("<a href"),
+        "no link to nothing"
+    );
+}
+
+/// The Adoptions section of the dashboard (`report --html`).
+fn dashboard_adoptions(w: &World) -> String {
+    w.expect(0, &["report", "--html", "dash.html"]);
+    let html = w.fx.read("manager/dash.html");
+    let at = html
+        .find("<section id=\"adoptions\">")
+        .expect("the adoptions section");
+    let section = &html[at..];
+    section[..section.find("</section>").unwrap()].to_string()
 }
 
 #[test]

@@ -510,14 +510,15 @@ fn state_operations_run_terraform_one_way_and_name_who_ran_them() {
         .unwrap()
         .to_string();
     // Without USER or LOGNAME: the system's name for this user (what `id
-    // -un` says), not a bare user id.
+    // -un` says), not a bare user id, and the machine (`root on build-7`).
     let id = std::process::Command::new("id")
         .arg("-un")
         .output()
         .unwrap();
     let name = String::from_utf8(id.stdout).unwrap().trim().to_string();
     assert!(!name.is_empty() && id.status.success());
-    assert_eq!(actor, name);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(actor, format!("{name} on {}", host.trim()));
     let log = w.fx.read("manager/.fleetform/out/c01/staging/rm.log");
     assert!(log.contains("-no-color"), "{log}");
     assert!(!log.contains('\u{1b}'), "no colour codes: {log:?}");

@@ -148,6 +148,7 @@ fn the_dashboards_adoptions_fold_at_hundreds_of_pairs() {
             unit: fleetform::config::Unit::new(&format!("customer-{i:04}"), None, "production"),
             stage: Stage::ZeroDiff,
             detail: "imports only".into(),
+            link: None,
         })
         .collect();
     let html = fleetform::report::dashboard::html(&d).unwrap();

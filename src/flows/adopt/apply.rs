@@ -94,7 +94,7 @@ pub(super) fn apply_pair(
             updated: !diff.updates.is_empty(),
         },
     });
-    let (actor, _) = super::record_step(entry, detail, result, github, cx)?;
+    let (actor, _, link) = super::record_step(entry, detail, result, github, cx)?;
     let record = Record {
         event: Event::Adopted,
         time: jiff::Timestamp::now().to_string(),
@@ -108,6 +108,8 @@ pub(super) fn apply_pair(
         reason: a.reason.clone(),
         approval: verdict.describe(),
         preview_sha256: None,
+        pull_request: link.pull_request,
+        run_url: link.run_url,
     };
     keep_records(view, &unit, &dir, customer, &record, &cx.net)?;
     Ok(format!(

@@ -155,14 +155,15 @@ struct OnGitHub<'a> {
 
 /// Writes an adoption step's audit line, its detail with the error when
 /// it failed, reports it on the customer's repo when asked, and returns
-/// the actor and the step's result as the command's.
+/// the actor, the step's result as the command's, and where the step is
+/// read on GitHub ([`Link`]).
 fn record_step<T>(
     entry: crate::audit::Entry,
     detail: String,
     result: std::result::Result<T, crate::error::Error>,
     github: Option<OnGitHub<'_>>,
     cx: &Context,
-) -> crate::error::Result<(String, T)> {
+) -> crate::error::Result<(String, T, Link)> {
     let actor = entry.actor.clone();
     let reason = entry.reason.clone().unwrap_or_default();
     let entry = match &result {
@@ -170,6 +171,11 @@ fn record_step<T>(
         Err(e) => entry.detail(format!("{detail}: {}", e.short())),
     };
     cx.record(entry);
+    let run = crate::ci::RunContext::from_env();
+    let mut link = Link {
+        pull_request: run.pull_request_url(),
+        run_url: run.run_url(),
+    };
     if let Some(g) = github {
         let report = crate::flows::local::ops::Report {
             done: g.done,
@@ -178,8 +184,21 @@ fn record_step<T>(
             reason: &reason,
             ok: result.is_ok(),
         };
-        crate::flows::local::ops::report_on_github(g.customer, g.unit, &report, cx)?;
+        if let Some(pr) =
+            crate::flows::local::ops::report_on_github(g.customer, g.unit, &report, cx)?
+        {
+            link.pull_request = Some(pr);
+        }
     }
     let done = result.map_err(crate::flows::local::state_preview::run_error)?;
-    Ok((actor, done))
+    Ok((actor, done, link))
+}
+
+/// Where an adoption step is read on GitHub: the pull request it was
+/// reported on (the customer's, with `--github`) or run for (the
+/// manager's), and the run.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Link {
+    pub pull_request: Option<String>,
+    pub run_url: Option<String>,
 }

@@ -48,6 +48,15 @@ pub struct Record {
     /// that preview's digest, the one the second person approved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview_sha256: Option<String>,
+    /// The pull request the step was reported on (the customer's, with
+    /// `--github`) or run for (the manager's): its address. Older records
+    /// have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<String>,
+    /// The run that made the step, on GitHub Actions. Older records have
+    /// none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_url: Option<String>,
 }
 
 /// Keeps `record` in the store; returns its key.

@@ -208,7 +208,7 @@ fn record(
             addresses: &adopted.addresses,
         },
     });
-    let (actor, _) = super::record_step(entry, detail, done, github, cx)?;
+    let (actor, _, link) = super::record_step(entry, detail, done, github, cx)?;
     let record = Record {
         event: Event::Released,
         time: jiff::Timestamp::now().to_string(),
@@ -217,6 +217,8 @@ fn record(
         approval: run.verdict.describe(),
         accepted_updates: false,
         preview_sha256: run.preview.clone(),
+        pull_request: link.pull_request,
+        run_url: link.run_url,
         ..adopted
     };
     super::record::keep(store, unit, &record)?;

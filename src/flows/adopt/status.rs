@@ -90,22 +90,31 @@ pub(super) fn pair_status(
         unit: unit.clone(),
         stage,
         detail,
+        link: None,
     };
     if let Some(r) = super::record::newest(store, unit)? {
         let (stage, word) = match r.event {
             Event::Adopted => (Stage::Adopted, "adopted"),
             Event::Released => (Stage::Released, "released"),
         };
-        return Ok(row(
-            stage,
-            format!(
-                "{word} by {} at {}, {} (plan sha256:{})",
-                r.actor,
-                r.time,
-                crate::util::text::count(r.addresses.len(), "address", "addresses"),
-                short(&r.plan_sha256)
-            ),
-        ));
+        let link = [&r.pull_request, &r.run_url]
+            .into_iter()
+            .flatten()
+            .find(|u| u.starts_with("https://"))
+            .cloned();
+        return Ok(PairStatus {
+            link,
+            ..row(
+                stage,
+                format!(
+                    "{word} by {} at {}, {} (plan sha256:{})",
+                    r.actor,
+                    r.time,
+                    crate::util::text::count(r.addresses.len(), "address", "addresses"),
+                    short(&r.plan_sha256)
+                ),
+            )
+        });
     }
     if let Some(p) = super::plan::kept(&out_dir.join(unit.rel_dir())) {
         let d = &p.diff;

@@ -209,7 +209,7 @@ fn report_targeted(
         reason: &t.reason,
         ok,
     };
-    report_on_github(customer, unit, &report, cx)
+    report_on_github(customer, unit, &report, cx).map(|_| ())
 }
 
 /// The deployment record of a local apply, in the manager's records store.

@@ -396,20 +396,20 @@ pub struct Report<'a> {
 
 /// On the customer's repo: a deployment of its default branch's head in
 /// the environment, `success` or `failure`, and a comment on its newest
-/// open pull request into that branch, if any. A customer without a repo
-/// gets a note.
+/// open pull request into that branch, if any: that pull request's
+/// address. A customer without a repo gets a note.
 pub fn report_on_github(
     customer: &Customer,
     unit: &Unit,
     r: &Report<'_>,
     cx: &Context,
-) -> Result<()> {
+) -> Result<Option<String>> {
     let Some(repo) = customer.repo.as_deref() else {
         cx.out.note(&format!(
             "`{}` has no repo in the registry: nothing reported on GitHub",
             customer.slug
         ));
-        return Ok(());
+        return Ok(None);
     };
     let rt = crate::flows::github_loop::session::runtime()?;
     let gh = crate::flows::github_loop::session::repo_or_env_client(
@@ -419,7 +419,8 @@ pub fn report_on_github(
         cx,
     )?
     .ok_or_else(|| Error::usage("--github needs the customer App (FLEETFORM_CUSTOMER_APP_ID and FLEETFORM_CUSTOMER_APP_PRIVATE_KEY) or a token (FLEETFORM_TOKEN or GITHUB_TOKEN)"))?;
-    let run_url = crate::ci::RunContext::from_env().run_url();
+    let run = crate::ci::RunContext::from_env();
+    let run_url = run.run_url();
     let ok = r.ok;
     let unit_name = unit.to_string();
     let body = comment(&Comment::StateOp(&Said {
@@ -444,10 +445,14 @@ pub fn report_on_github(
         };
         crate::flows::github_loop::deployments::state_operation(&gh, at, &said, run_url.as_deref())
             .await?;
-        if let Some((number, _)) = gh.newest_open_pull(repo, &branch).await? {
-            crate::flows::github_loop::comment::reply(&gh, repo, number, &body).await?;
-        }
-        Ok::<_, crate::github::GitHubError>(())
+        let Some((number, _)) = gh.newest_open_pull(repo, &branch).await? else {
+            return Ok(None);
+        };
+        crate::flows::github_loop::comment::reply(&gh, repo, number, &body).await?;
+        Ok::<_, crate::github::GitHubError>(Some(format!(
+            "{}/{repo}/pull/{number}",
+            run.server_url.trim_end_matches('/')
+        )))
     })
     .map_err(crate::flows::github_loop::session::gh_err)
 }
