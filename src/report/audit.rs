@@ -90,20 +90,46 @@ pub fn summarise(entries: Vec<Entry>, since: Option<&str>) -> Summary {
     s
 }
 
-/// Optional text as escaped Markdown prose, `-` when absent.
-fn cell(v: &Option<String>) -> String {
-    v.as_deref().map(md_escape).unwrap_or_else(|| "-".into())
-}
-
 /// The first 12 characters of a digest as a code span (records are read
 /// from a file: any text, any length).
-fn short_digest(v: &Option<String>) -> String {
-    v.as_deref()
-        .map(|s| md_code_cell(&s.chars().take(12).collect::<String>()))
-        .unwrap_or_else(|| "-".into())
+fn short_digest(v: &str) -> String {
+    md_code_cell(&v.chars().take(12).collect::<String>())
 }
 
-/// One section's table of records.
+/// One record as a line of a list: when, the pair, who, then what the
+/// record adds (`extra`: how it was started and approved), the commit and
+/// plan (short digests) and the detail. A line wraps on a phone where a
+/// table of nine columns scrolls sideways.
+fn line(e: &Entry, extra: &[String]) -> String {
+    let pair = match (&e.customer, &e.environment) {
+        (Some(c), Some(env)) => format!("{} in {}", md_escape(c), md_escape(env)),
+        (Some(c), None) => md_escape(c),
+        (None, Some(env)) => md_escape(env),
+        (None, None) => "no customer".into(),
+    };
+    let mut parts = vec![who(e)];
+    parts.extend(extra.iter().cloned());
+    let digests: Vec<String> = [("commit", &e.sha), ("plan", &e.plan_sha256)]
+        .into_iter()
+        .filter_map(|(what, v)| v.as_deref().map(|d| format!("{what} {}", short_digest(d))))
+        .collect();
+    if !digests.is_empty() {
+        parts.push(digests.join(", "));
+    }
+    let detail = e
+        .detail
+        .as_deref()
+        .filter(|d| !d.is_empty())
+        .map(|d| format!(": {}", md_escape(d)))
+        .unwrap_or_default();
+    format!(
+        "- {}, {pair}: {}{detail}\n",
+        md_escape(&e.time),
+        parts.join("; ")
+    )
+}
+
+/// One section's list of records.
 fn section(m: &mut String, title: &str, rows: &[&Entry]) {
     use std::fmt::Write as _;
     let _ = write!(m, "\n## {title}\n\n");
@@ -111,22 +137,7 @@ fn section(m: &mut String, title: &str, rows: &[&Entry]) {
         m.push_str("None.\n");
         return;
     }
-    let mut t = String::from(
-        "| time | actor | customer | environment | sha | plan | detail |\n|---|---|---|---|---|---|---|\n",
-    );
-    for e in rows {
-        let _ = writeln!(
-            t,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            md_escape(&e.time),
-            who(e),
-            cell(&e.customer),
-            cell(&e.environment),
-            short_digest(&e.sha),
-            short_digest(&e.plan_sha256),
-            cell(&e.detail)
-        );
-    }
+    let t: String = rows.iter().map(|e| line(e, &[])).collect();
     m.push_str(&folded(
         rows.len(),
         &crate::util::text::count(rows.len(), "record", "records"),
@@ -141,7 +152,7 @@ fn who(e: &Entry) -> String {
     }
 }
 
-/// A table of applies: what started each (dispatch, rollout, rollback,
+/// A list of applies: what started each (dispatch, rollout, rollback,
 /// by hand) and, for approved ones, who approved.
 fn apply_section(m: &mut String, title: &str, note: &str, rows: &[(&Entry, Apply)]) {
     use std::fmt::Write as _;
@@ -150,22 +161,17 @@ fn apply_section(m: &mut String, title: &str, note: &str, rows: &[(&Entry, Apply
         m.push_str("None.\n");
         return;
     }
-    let mut t = String::from("| time | started by | actor | approvers | customer | environment | sha | plan | detail |\n|---|---|---|---|---|---|---|---|---|\n");
-    for (e, a) in rows {
-        let _ = writeln!(
-            t,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            md_escape(&e.time),
-            a.trigger.as_str(),
-            who(e),
-            cell(&Some(e.approvers.join(", ")).filter(|s| !s.is_empty())),
-            cell(&e.customer),
-            cell(&e.environment),
-            short_digest(&e.sha),
-            short_digest(&e.plan_sha256),
-            cell(&e.detail)
-        );
-    }
+    let t: String = rows
+        .iter()
+        .map(|(e, a)| {
+            let mut extra = vec![format!("started by {}", a.trigger.as_str())];
+            if !e.approvers.is_empty() {
+                let names: Vec<String> = e.approvers.iter().map(|n| md_escape(n)).collect();
+                extra.push(format!("approved by {}", names.join(", ")));
+            }
+            line(e, &extra)
+        })
+        .collect();
     m.push_str(&folded(
         rows.len(),
         &crate::util::text::count(rows.len(), "apply", "applies"),
@@ -302,9 +308,13 @@ mod tests {
                 .count()
         };
         let rows: Vec<&str> = m.lines().filter(|l| l.starts_with('|')).collect();
-        assert_eq!(rows.len(), 6, "{m}");
-        assert!(rows[..3].iter().all(|l| borders(l) == 4), "{m}");
-        assert!(rows[3..].iter().all(|l| borders(l) == 10), "{m}");
+        assert_eq!(rows.len(), 3, "{m}");
+        assert!(rows.iter().all(|l| borders(l) == 4), "{m}");
+        // The apply: one line of the list, nothing of it a heading.
+        let applies: Vec<&str> = m.lines().filter(|l| l.starts_with("- ")).collect();
+        assert_eq!(applies.len(), 1, "{m}");
+        assert!(applies[0].contains("a\\|b"), "{m}");
+        assert!(!m.lines().any(|l| l.starts_with("# x")), "{m}");
         // No run: by hand, not approved.
         assert!(m.contains("## Local applies"), "{m}");
         let approved = m.split("## Approved applies").nth(1).unwrap();
@@ -339,7 +349,7 @@ mod tests {
             "{m}"
         );
         assert!(
-            m.contains("<details><summary>21 applies</summary>\n\n| time | started by |"),
+            m.contains("<details><summary>21 applies</summary>\n\n- 2026-11-01T00:00:00Z, c0: octocat; started by"),
             "{m}"
         );
         assert_eq!(m.matches("</details>").count(), 2, "{m}");

@@ -458,17 +458,15 @@ pub fn mark(r: &GateResult) -> &'static str {
     }
 }
 
-/// One verdict for the gates, then a table of their marks and reasons.
-/// Nothing for no gates.
+/// One verdict for the gates, then a line per gate: its mark, name and
+/// reason (a line wraps on a phone where a table's reason column is cut
+/// off). Nothing for no gates.
 pub fn gates(v: &Verdict) -> String {
     if v.results.is_empty() {
         return String::new();
     }
     let waiver = v.waiver.as_deref().unwrap_or("label");
-    let mut s = format!(
-        "**Gates: {}**\n\n| | gate | result |\n|---|---|---|\n",
-        verdict(v)
-    );
+    let mut s = format!("**Gates: {}**\n\n", verdict(v));
     for r in &v.results {
         let note = match (r.passed, r.waived, r.skipped) {
             (false, true, _) => format!(" (waived by {})", md_code(waiver)),
@@ -477,7 +475,7 @@ pub fn gates(v: &Verdict) -> String {
             _ => String::new(),
         };
         s.push_str(&format!(
-            "| {} | {} | {}{note} |\n",
+            "- {} {}: {}{note}\n",
             mark(r),
             super::markdown::md_code_cell(&r.gate),
             super::markdown::md_cell_with_code(&r.detail)
@@ -493,7 +491,7 @@ pub fn gates(v: &Verdict) -> String {
 /// noisy tool leaves room for the plan.
 const FINDINGS_SHOWN: usize = 20;
 
-/// A policy tool's findings under the gates' table: check, resource and
+/// A policy tool's findings under the gates' lines: check, resource and
 /// title, all of it the tool's (untrusted) text, escaped.
 fn findings(r: &GateResult) -> String {
     let mut s = format!("\n**{} findings**\n\n", md_code(&r.gate));

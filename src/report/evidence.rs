@@ -225,13 +225,6 @@ fn period(h: &Header) -> String {
     }
 }
 
-/// Optional text as escaped Markdown prose, `-` when absent or empty.
-fn cell(v: Option<&str>) -> String {
-    v.filter(|s| !s.is_empty())
-        .map(md_escape)
-        .unwrap_or_else(|| "-".into())
-}
-
 /// The first 12 characters of a digest as a code span.
 fn short(v: Option<&str>) -> String {
     v.map(|s| md_code_cell(&s.chars().take(12).collect::<String>()))
@@ -252,60 +245,102 @@ pub fn markdown_head(h: &Header) -> String {
     if h.units.is_empty() {
         m.push_str("None.\n");
     } else {
-        m.push_str("| customer | environment | events | plans | applies (approved, automatic, local) | failed applies | waivers | refusals | approved by | applied by |\n|---|---|---|---|---|---|---|---|---|---|\n");
+        // A line per pair: a table of ten columns scrolls sideways on a
+        // phone.
         for u in &h.units {
-            let _ = writeln!(
-                m,
-                "| {} | {} | {} | {} | {} ({}, {}, {}) | {} | {} | {} | {} | {} |",
-                md_code_cell(&u.customer),
-                md_code_cell(&u.environment),
-                u.events,
-                u.plans,
-                u.applies,
+            let mut said = vec![format!(
+                "{}, {}, {} ({} approved, {} automatic, {} local), {}, {}, {}",
+                crate::util::text::count(u.events, "event", "events"),
+                crate::util::text::count(u.plans, "plan", "plans"),
+                crate::util::text::count(u.applies, "apply", "applies"),
                 u.approved_applies,
                 u.automatic_applies,
                 u.local_applies,
-                u.failed_applies,
-                u.waivers,
-                u.refusals,
-                cell(Some(&u.approvers.join(", "))),
-                cell(Some(&u.appliers.join(", ")))
+                crate::util::text::count(u.failed_applies, "failed apply", "failed applies"),
+                crate::util::text::count(u.waivers, "waiver", "waivers"),
+                crate::util::text::count(u.refusals, "refusal", "refusals"),
+            )];
+            if !u.approvers.is_empty() {
+                said.push(format!(
+                    "approved by {}",
+                    md_escape(&u.approvers.join(", "))
+                ));
+            }
+            if !u.appliers.is_empty() {
+                said.push(format!("applied by {}", md_escape(&u.appliers.join(", "))));
+            }
+            let _ = writeln!(
+                m,
+                "- {} in {}: {}",
+                md_code_cell(&u.customer),
+                md_code_cell(&u.environment),
+                said.join("; ")
             );
         }
     }
     m
 }
 
-/// The head of the Markdown events table (rows follow).
+/// The head of the Markdown events list (a line per event follows).
 pub fn markdown_events_head(h: &Header) -> String {
     let mut m = String::from("## Events\n\n");
     if h.events == 0 {
         m.push_str("None.");
     } else {
-        m.push_str("| time | action | result | customer | product | environment | who | approvers | plan | identity | run | detail | record sha256 |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        m.push_str("Each event: when, what and its result, the pair, who, then what the record holds; last, the SHA-256 of its record.\n");
     }
     m
 }
 
-/// One event as a Markdown table row.
+/// One event as a line of the Markdown list: a line wraps on a phone
+/// where a table of thirteen columns scrolls sideways.
 pub fn markdown_row(r: &Row) -> String {
     let who = match &r.triggering_actor {
         Some(t) => format!("{} (run by {})", md_escape(&r.actor), md_escape(t)),
         None => md_escape(&r.actor),
     };
+    let pair = [
+        r.customer.as_deref(),
+        r.product.as_deref(),
+        r.environment.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|v| !v.is_empty())
+    .map(md_escape)
+    .collect::<Vec<_>>()
+    .join("/");
+    let mut said = vec![format!("by {who}")];
+    if !r.approvers.is_empty() {
+        said.push(format!(
+            "approved by {}",
+            md_escape(&r.approvers.join(", "))
+        ));
+    }
+    let known = [
+        ("plan", r.plan_sha256.as_deref().map(|d| short(Some(d)))),
+        ("identity", r.identity.as_deref().map(md_escape)),
+        ("run", r.run_url.as_deref().map(md_escape)),
+    ];
+    for (what, v) in known {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            said.push(format!("{what} {v}"));
+        }
+    }
+    if let Some(d) = r.detail.as_deref().filter(|d| !d.is_empty()) {
+        said.push(md_escape(d));
+    }
     format!(
-        "| {} | {} | {} | {} | {} | {} | {who} | {} | {} | {} | {} | {} | {} |",
+        "- {} {} ({}), {}: {}; record {}",
         md_escape(&r.time),
         md_escape(&r.action),
         md_escape(&r.result),
-        cell(r.customer.as_deref()),
-        cell(r.product.as_deref()),
-        cell(r.environment.as_deref()),
-        cell(Some(&r.approvers.join(", "))),
-        short(r.plan_sha256.as_deref()),
-        cell(r.identity.as_deref()),
-        cell(r.run_url.as_deref()),
-        cell(r.detail.as_deref()),
+        if pair.is_empty() {
+            "no pair".into()
+        } else {
+            pair
+        },
+        said.join("; "),
         md_code_cell(&r.record_sha256)
     )
 }

@@ -1,8 +1,9 @@
 //! What the approver of a drift run's repairs reads in the run's summary:
 //! each pair, whether it is repaired or only proposed, the resources its
 //! sealed plan changes, the plan's digest, the pair's drift issue, and the
-//! list's digest (what a confirming operator names). A table, not a code
-//! block of short digests.
+//! list's digest (what a confirming operator names). A line per pair that
+//! wraps on a phone, not a code block of short digests nor a table wider
+//! than the screen.
 
 use super::markdown::{link, md_code_cell, md_escape};
 
@@ -24,7 +25,7 @@ pub struct RepairRow<'a> {
 /// Changes listed in a cell before the rest is counted.
 const LISTED: usize = 5;
 
-/// The summary: a heading, the table, the list's digest and how it is
+/// The summary: a heading, a line per pair, the list's digest and how it is
 /// let through (`apply_environment`: where the repairs job runs).
 pub fn summary(
     environment: Option<&str>,
@@ -40,22 +41,24 @@ pub fn summary(
         md.push_str("Nothing to repair.\n");
         return md;
     }
-    let mut table = String::from(
-        "| Pair | Action | Changes | Plan | Drift issue | Why |\n|---|---|---|---|---|---|\n",
-    );
+    // A line per pair: a table of six columns, a full digest in one,
+    // scrolls sideways on a phone; a line wraps (its digest too).
+    let mut lines = String::new();
     for r in rows {
-        table.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} |\n",
+        let mut parts = vec![md_escape(r.state), changes_cell(r.changes)];
+        if let Some(d) = r.plan_sha256 {
+            parts.push(format!("plan {}", md_code_cell(&format!("sha256:{d}"))));
+        }
+        if let Some(u) = r.issue {
+            parts.push(link("drift issue", u));
+        }
+        if let Some(why) = r.why {
+            parts.push(format!("why: {}", md_escape(why)));
+        }
+        lines.push_str(&format!(
+            "- {}: {}\n",
             md_code_cell(r.pair),
-            md_escape(r.state),
-            changes_cell(r.changes),
-            r.plan_sha256
-                .map(|d| md_code_cell(&format!("sha256:{d}")))
-                .unwrap_or_else(|| "—".into()),
-            r.issue
-                .map(|u| link("issue", u))
-                .unwrap_or_else(|| "—".into()),
-            r.why.map(md_escape).unwrap_or_else(|| "—".into()),
+            parts.join("; ")
         ));
     }
     // Hundreds of pairs fold under their count: the digest the approver
@@ -64,7 +67,7 @@ pub fn summary(
         "{} with the changes of each, its plan and its drift issue",
         crate::util::text::count(rows.len(), "pair", "pairs")
     );
-    md.push_str(&super::markdown::folded(rows.len(), &summary, &table));
+    md.push_str(&super::markdown::folded(rows.len(), &summary, &lines));
     md.push_str(&format!("\n**List digest** `sha256:{list_sha256}`"));
     match apply_environment {
         Some(apply) => md.push_str(&format!(
@@ -79,7 +82,7 @@ pub fn summary(
 /// Up to [`LISTED`] changes, then how many more.
 fn changes_cell(changes: &[String]) -> String {
     if changes.is_empty() {
-        return "—".into();
+        return "no change listed".into();
     }
     let mut shown: Vec<String> = changes
         .iter()
@@ -92,7 +95,7 @@ fn changes_cell(changes: &[String]) -> String {
     if changes.len() > LISTED {
         shown.push(format!("and {} more", changes.len() - LISTED));
     }
-    shown.join("<br>")
+    shown.join(", ")
 }
 
 #[cfg(test)]
@@ -125,17 +128,17 @@ mod tests {
         ];
         let md = summary(Some("staging"), &rows, "cd12", Some("staging-apply"));
         assert!(
-            md.starts_with("### Repair plans: staging\n\n| Pair |"),
+            md.starts_with("### Repair plans: staging\n\n- `acme/staging`: repair; "),
             "{md}"
         );
         assert!(
-            md.contains("| `acme/staging` | repair | update `fakecloud_network.n0`<br>"),
+            md.contains("- `acme/staging`: repair; update `fakecloud_network.n0`, update "),
             "{md}"
         );
-        assert!(md.contains("<br>and 2 more |"), "{md}");
+        assert!(md.contains(", and 2 more; plan `sha256:"), "{md}");
         assert!(md.contains(&format!("`sha256:{digest}`")), "{md}");
         assert!(
-            md.contains("[issue](https://github.com/p/m/issues/7)"),
+            md.contains("[drift issue](https://github.com/p/m/issues/7)"),
             "{md}"
         );
         assert!(md.contains("&lt;b&gt;@\u{200b}team&lt;/b&gt;"), "{md}");
@@ -146,7 +149,7 @@ mod tests {
         assert!(md.contains("`staging-apply`"), "{md}");
     }
 
-    /// Six hundred pairs: the table folds under its count and the list
+    /// Six hundred pairs: the list folds under its count and the list
     /// digest the approver names follows it, not six hundred rows down.
     #[test]
     fn hundreds_of_pairs_fold_and_the_digest_follows() {
@@ -164,7 +167,7 @@ mod tests {
             .collect();
         let md = summary(Some("staging"), &rows, "cd12", None);
         assert!(
-            md.starts_with("### Repair plans: staging\n\n<details><summary>600 pairs with the changes of each, its plan and its drift issue</summary>\n\n| Pair |"),
+            md.starts_with("### Repair plans: staging\n\n<details><summary>600 pairs with the changes of each, its plan and its drift issue</summary>\n\n- `c0/staging`: repair"),
             "{md}"
         );
         assert!(

@@ -193,9 +193,11 @@ pub fn tick_summary(
         s.push_str(&format!("- {}\n", text(l)));
     }
     if !pairs.is_empty() {
-        let mut table = String::from("| pair | result |\n|---|---|\n");
+        // A line per pair: a result holds a full digest, which a table
+        // cell keeps on one line, wider than a phone.
+        let mut table = String::new();
         for (unit, result) in pairs {
-            table.push_str(&format!("| {} | {} |\n", md_code(unit), text(result)));
+            table.push_str(&format!("- {}: {}\n", md_code(unit), text(result)));
         }
         let summary = format!(
             "{} and the result of each",
@@ -254,7 +256,7 @@ pub fn plan_summary(
     }
     for (i, g) in groups.iter().enumerate() {
         // A group of hundreds names its first few; every pair is in the
-        // table below.
+        // list below.
         let shown = g.members.len().min(super::lists::LIST_LINES);
         let mut members: Vec<String> = g.members[..shown]
             .iter()
@@ -262,7 +264,7 @@ pub fn plan_summary(
             .collect();
         if shown < g.members.len() {
             members.push(format!(
-                "and {} more (in the table below)",
+                "and {} more (in the list below)",
                 g.members.len() - shown
             ));
         }
@@ -279,26 +281,35 @@ pub fn plan_summary(
         s.push_str(&opaque_resources(&g.resources));
         s.push('\n');
     }
-    let mut table = String::from(
-        "| pair | creates | updates | replaces | destroys | plan sha256 |\n|---|---|---|---|---|---|\n",
-    );
+    // A line per pair (a table of six columns scrolls sideways on a
+    // phone), its plan's digest short; the full digests follow in a code
+    // block, to copy.
+    let mut list = String::new();
+    let mut full = String::new();
     for p in pairs {
         let x = p.summary;
-        table.push_str(&format!(
-            "| {} | {} | {} | {} | {} | `{}` |\n",
+        list.push_str(&format!(
+            "- {}: {} to create, {} to update, {} to replace, {} to destroy; plan {}\n",
             md_code(&p.pair),
             x.create,
             x.update,
             x.replace,
             x.delete,
-            x.plan_sha256
+            md_code(&x.plan_sha256.chars().take(12).collect::<String>())
         ));
+        full.push_str(&format!("{}  {}\n", p.pair, x.plan_sha256));
     }
     let summary = format!(
         "{} with the changes of each and the digest of its plan",
         crate::util::text::count(pairs.len(), "pair", "pairs")
     );
-    s.push_str(&super::markdown::folded(pairs.len(), &summary, &table));
+    s.push_str(&super::markdown::folded(pairs.len(), &summary, &list));
+    if !pairs.is_empty() {
+        let fence = super::markdown::fence_for(&full);
+        s.push_str(&format!(
+            "\n<details><summary>The full digest of each plan (SHA-256)</summary>\n\n{fence}\n{full}{fence}\n\n</details>\n"
+        ));
+    }
     s
 }
 
@@ -445,11 +456,13 @@ mod tests {
             "only the group that loses something: {md}"
         );
         assert!(
-            md.contains("| `acme/production` | 0 | 1 | 1 | 1 | `"),
+            md.contains(
+                "- `acme/production`: 0 to create, 1 to update, 1 to replace, 1 to destroy; plan `"
+            ),
             "{md}"
         );
         assert!(
-            md.contains("| `globex/production` | 1 | 0 | 0 | 0 | `"),
+            md.contains("- `globex/production`: 1 to create, 0 to update, 0 to replace, 0 to destroy; plan `"),
             "{md}"
         );
     }
@@ -530,7 +543,11 @@ mod tests {
             md.contains("> - destroy `fakecloud_vm.web[0..99]` (100)\n"),
             "{md}"
         );
-        let list: Vec<&str> = md.lines().filter(|l| l.starts_with("- ")).collect();
+        // The group's lines (each pair's own line starts with its name).
+        let list: Vec<&str> = md
+            .lines()
+            .filter(|l| l.starts_with("- ") && !l.starts_with("- `"))
+            .collect();
         assert_eq!(
             list,
             [
@@ -603,7 +620,7 @@ mod tests {
             &[("acme/staging".into(), "skipped: `acme` is pinned".into())],
         );
         assert!(
-            md.contains("| `acme/staging` | skipped: `acme` is pinned |"),
+            md.contains("- `acme/staging`: skipped: `acme` is pinned\n"),
             "{md}"
         );
         assert!(md.contains("- planned `acme/staging`\n"), "{md}");
@@ -626,7 +643,7 @@ mod tests {
             .collect();
         let md = tick_summary("r1", None, &["stage 1 applied".into()], &pairs);
         assert!(
-            md.contains("<details><summary>300 pairs and the result of each</summary>\n\n| pair | result |\n"),
+            md.contains("<details><summary>300 pairs and the result of each</summary>\n\n- `c0/production`: applied\n"),
             "{md}"
         );
         assert!(md.trim_end().ends_with("</details>"), "{md}");
@@ -660,7 +677,7 @@ mod tests {
         let group = md.lines().find(|l| l.starts_with("**Group 1**")).unwrap();
         assert_eq!(group.matches("/production`").count(), 10, "{group}");
         assert!(
-            group.ends_with(", and 290 more (in the table below)"),
+            group.ends_with(", and 290 more (in the list below)"),
             "{group}"
         );
         assert!(

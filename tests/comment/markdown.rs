@@ -314,7 +314,7 @@ fn destroys_and_replacements_lead_the_comment() {
         c.contains("Resources (5): 2 destroy, 1 replace, 1 update, 1 create"),
         "{c}"
     );
-    let order: Vec<usize> = ["| destroy |", "| replace |", "| update |", "| create |"]
+    let order: Vec<usize> = ["\n- destroy ", "\n- replace ", "\n- update ", "\n- create "]
         .iter()
         .map(|k| c.find(k).unwrap())
         .collect();
@@ -349,9 +349,8 @@ fn no_alert_without_destroys() {
     for part in [
         "### fleetform plan: `acme` / `production`",
         "**Plan: 2 to add, 1 to change, 0 to destroy**",
-        "| action | address |",
-        "| update | `terraform_data.network` |",
-        "| create | `terraform_data.instance[2..3]` (2) |",
+        "\n- update `terraform_data.network`\n",
+        "\n- create `terraform_data.instance[2..3]` (2)\n",
     ] {
         assert!(c.contains(part), "{part:?} missing from:\n{c}");
     }
@@ -398,15 +397,15 @@ fn one_verdict_for_the_gates() {
         "{c}"
     );
     assert!(
-        c.contains("| ❌ | `max_destroy` | 3 destroyed \\(replacements included\\), at most 0 |"),
+        c.contains("- ❌ `max_destroy`: 3 destroyed \\(replacements included\\), at most 0"),
         "{c}"
     );
-    assert!(c.contains("| ✅ | `max_replace` |"), "{c}");
-    assert!(c.contains("| ➖ | `required_labels` | needs labels infra-approved on the pull request (not applicable) |"), "{c}");
+    assert!(c.contains("- ✅ `max_replace`: "), "{c}");
+    assert!(c.contains("- ➖ `required_labels`: needs labels infra-approved on the pull request (not applicable)"), "{c}");
     // No checkbox anyone could tick.
     assert!(!c.contains("- [ ]") && !c.contains("- [x]"), "{c}");
-    // A pipe in a reason stays in its cell.
-    assert!(c.contains("aws\\_iam\\_role.x \\| y |"), "{c}");
+    // A pipe in a reason stays escaped on its line.
+    assert!(c.contains("aws\\_iam\\_role.x \\| y\n"), "{c}");
     insta::assert_snapshot!("comment_blocked_gates", c);
 }
 
@@ -445,7 +444,7 @@ fn tool_findings_are_listed_escaped_and_capped() {
     assert!(c.contains("**Gates: blocked by `checkov`**"), "{c}");
     assert!(
         c.contains(
-            "| ⚠️ | `opa` | 1 finding\\(s\\), 0 check\\(s\\) passed (advisory: does not block) |"
+            "- ⚠️ `opa`: 1 finding\\(s\\), 0 check\\(s\\) passed (advisory: does not block)"
         ),
         "{c}"
     );
@@ -566,7 +565,7 @@ fn backticks_in_addresses_are_shown_as_they_are() {
         "{c}"
     );
     assert!(
-        c.contains("| destroy | ``terraform_data.x[\"a`b\"]`` |"),
+        c.contains("\n- destroy ``terraform_data.x[\"a`b\"]``\n"),
         "{c}"
     );
     insta::assert_snapshot!("comment_backtick_address", c);
@@ -598,29 +597,23 @@ fn rendered_by_a_gfm_renderer() {
         "{html}"
     );
     assert!(!html.contains("<img"), "{html}");
-    let rows: Vec<&str> = html
+    // The resources, a line each, destroys first (after the alert's).
+    let resources = &html[html.find("<strong>Plan:").unwrap()..];
+    let rows: Vec<&str> = resources
         .lines()
-        .filter(|l| {
-            l.starts_with("<td>destroy")
-                || l.starts_with("<td>replace")
-                || l.starts_with("<td>update")
-                || l.starts_with("<td>create")
-        })
+        .filter_map(|l| l.strip_prefix("<li>"))
+        .filter_map(|l| l.split_whitespace().next())
         .collect();
     assert_eq!(
         rows,
-        [
-            "<td>destroy</td>",
-            "<td>destroy</td>",
-            "<td>replace</td>",
-            "<td>update</td>",
-            "<td>create</td>"
-        ],
+        ["destroy", "destroy", "replace", "update", "create"],
         "{html}"
     );
-    // The hostile address stays in one cell, backtick and pipe included.
+    // The hostile address stays on its line, backtick and pipe included.
     assert!(
-        html.contains("<td><code>terraform_data.x[&quot;&lt;img src=x&gt;`|&quot;]</code></td>"),
+        html.contains(
+            "<li>destroy <code>terraform_data.x[&quot;&lt;img src=x&gt;`|&quot;]</code></li>"
+        ),
         "{html}"
     );
     assert!(

@@ -60,9 +60,7 @@ fn max_destroy_blocks_production_by_default() {
     assert_eq!(gates[0]["passed"], false);
     let comment = fx.read("manager/.fleetform/out/acme/production/comment.md");
     assert!(
-        comment.contains(
-            "| ❌ | `max_destroy` | 1 destroyed \\(replacements included\\), at most 0 |"
-        ),
+        comment.contains("- ❌ `max_destroy`: 1 destroyed \\(replacements included\\), at most 0"),
         "{comment}"
     );
     let out = common::run(fx, &["apply", "--customer", "acme", "--env", "production"]).code(3);
@@ -147,13 +145,13 @@ fn label_and_approval_gates_with_waiver() {
     let c = w.gh.comments(ACME, pr).pop().unwrap();
     assert!(
         c.body
-            .contains("| ❌ | `required_labels` | missing labels: infra-approved |"),
+            .contains("- ❌ `required_labels`: missing labels: infra-approved"),
         "{}",
         c.body
     );
     assert!(c
         .body
-        .contains("| ❌ | `required_approvals` | 0 of 1 approving review |"));
+        .contains("- ❌ `required_approvals`: 0 of 1 approving review"));
 
     // Label + approval: passes.
     w.gh.add_label(ACME, pr, "infra-approved");

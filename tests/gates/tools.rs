@@ -107,8 +107,7 @@ fn an_advisory_checkov_finding_is_shown_and_lets_the_apply_through() {
         "{comment}"
     );
     assert!(
-        comment
-            .contains("| ⚠️ | `owners` | 3 findings, 0 checks passed (advisory: does not block) |"),
+        comment.contains("- ⚠️ `owners`: 3 findings, 0 checks passed (advisory: does not block)"),
         "{comment}"
     );
     assert!(
@@ -395,8 +394,7 @@ fn a_blocking_tool_on_a_pull_request_is_waived_by_the_label() {
     );
     let c = w.gh.comments(world::ACME, pr).pop().unwrap();
     assert!(
-        c.body
-            .contains("| ❌ | `opa` | 1 finding, 2 checks passed |"),
+        c.body.contains("- ❌ `opa`: 1 finding, 2 checks passed"),
         "{}",
         c.body
     );

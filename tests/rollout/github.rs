@@ -208,7 +208,7 @@ fn with_approvals_a_wave_waits_for_approvals_of_its_plans_on_the_change_pull_req
     let state = status["stages"][0]["state"].as_str().unwrap();
     assert!(state.ends_with(&format!("(sha256:{prefix})")), "{state}");
     assert!(
-        plan.summary().contains("| `c01/production` |"),
+        plan.summary().contains("- `c01/production`: "),
         "{}",
         plan.summary()
     );
@@ -418,7 +418,7 @@ fn github_steps_show_the_next_wave_and_tick_one_stage() {
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     assert_eq!(w.rolled(), ["c01", "c02"]);
     let text = tick.summary();
-    assert!(text.contains("| `c01/staging` | applied sha256:"), "{text}");
+    assert!(text.contains("- `c01/staging`: applied sha256:"), "{text}");
     let status = w.status();
     assert_eq!(status["next"]["wave"], "half");
     assert!(status["next"]["waiting"].is_null(), "{status:#}");

@@ -111,15 +111,16 @@ fn the_reviewer_sees_the_plans_that_are_applied() {
     // and the stage's digest in `status`.
     assert!(text.contains("2 pairs in 1 group"), "{text}");
     assert!(
-        text.contains("| pair | creates | updates | replaces | destroys | plan sha256 |"),
-        "{text}"
-    );
-    assert!(
-        text.contains("| `c01/staging` | 3 | 0 | 0 | 0 | `"),
+        text.contains(
+            "- `c01/staging`: 3 to create, 0 to update, 0 to replace, 0 to destroy; plan `"
+        ),
         "{text}"
     );
     for (c, digest) in &planned {
-        assert!(text.contains(digest.as_str()), "{c}: {text}");
+        assert!(
+            text.contains(&format!("{c}/staging  {digest}\n")),
+            "{c}: {text}"
+        );
     }
     assert!(
         state.starts_with("planned, waiting for approval (sha256:"),

@@ -176,7 +176,7 @@ fn a_stale_secret_blocks_the_plan_where_the_gate_asks_for_it() {
     // The gate's cell keeps fleetform's code as code, never `\``.
     assert!(
         comment.contains(
-            "| ❌ | `refuse_stale_secrets` | due for rotation \\(`secrets.max_age_days`\\): "
+            "- ❌ `refuse_stale_secrets`: due for rotation \\(`secrets.max_age_days`\\): "
         ),
         "{comment}"
     );

@@ -102,17 +102,20 @@ fn every_view_counts_every_apply_the_same() {
     };
     let approved = section("Approved applies");
     assert!(
-        approved.contains("| dispatch | ops-carol (run by ops-bot) | alice |"),
+        approved.contains(": ops-carol (run by ops-bot); started by dispatch; approved by alice"),
         "{approved}"
     );
-    assert!(approved.contains("| rollback | ops-erin"), "{approved}");
+    assert!(
+        approved.contains(": ops-erin (run by ops-bot); started by rollback"),
+        "{approved}"
+    );
     assert!(!approved.contains("frank"), "not approved: {approved}");
     let local = section("Local applies");
-    assert!(local.contains("| local | frank |"), "{local}");
+    assert!(local.contains(": frank; started by local"), "{local}");
     let automatic = section("Automatic applies");
-    assert_eq!(automatic.matches("\n| 20").count(), 4, "{automatic}");
+    assert_eq!(automatic.matches("\n- 20").count(), 4, "{automatic}");
     let failed = section("Failed applies");
-    assert_eq!(failed.matches("\n| 20").count(), 2, "{failed}");
+    assert_eq!(failed.matches("\n- 20").count(), 2, "{failed}");
     let other = section("Other failures");
     assert!(other.contains("plan: terraform plan failed"), "{other}");
     assert!(md.contains("| `acme` | 4 | 1 |"), "{md}");

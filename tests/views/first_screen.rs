@@ -79,17 +79,20 @@ fn a_hundred_destroys_of_one_resource_read_as_one_line() {
         ["> - destroy `aws_instance.web[0..99]` (100)"],
         "{md}"
     );
-    // The folded table of resources: one row per run, destroys first.
-    let table = md.split("| action | address |").nth(1).unwrap();
-    let rows: Vec<&str> = table
+    // The folded list of resources: one line per run, destroys first.
+    let folded = md.split("<details><summary>Resources").nth(1).unwrap();
+    let rows: Vec<&str> = folded
+        .split("</details>")
+        .next()
+        .unwrap()
         .lines()
-        .filter(|l| l.starts_with("| ") && !l.starts_with("|---"))
+        .filter(|l| l.starts_with("- "))
         .collect();
     assert_eq!(
         rows,
         [
-            "| destroy | `aws_instance.web[0..99]` (100) |",
-            "| update | `aws_sqs_queue.jobs` |"
+            "- destroy `aws_instance.web[0..99]` (100)",
+            "- update `aws_sqs_queue.jobs`"
         ],
         "{md}"
     );

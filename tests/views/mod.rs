@@ -12,3 +12,4 @@ pub(crate) mod phone;
 pub(crate) mod progress;
 pub(crate) mod sla;
 pub(crate) mod vocabulary;
+pub(crate) mod widths;
