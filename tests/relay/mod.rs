@@ -17,4 +17,5 @@ pub(crate) mod replays;
 pub(crate) mod rotation;
 pub(crate) mod scale;
 pub(crate) mod serve;
+pub(crate) mod sla;
 pub(crate) mod webhooks;
