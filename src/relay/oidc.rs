@@ -419,6 +419,7 @@ mod tests {
             run_attempt: None,
             jti: None,
             exp: 0,
+            iat: 0,
             actor: None,
             job_workflow_ref: workflow_ref.map(str::to_string),
         }
