@@ -212,7 +212,7 @@ export TF_CLI_CONFIG_FILE="$PWD/$work/terraformrc" TF_IN_AUTOMATION=1 TF_INPUT=0
 
 # --- case 9: records read from moto's S3 --------------------------------------
 records_case() {
-  say "case 9: 10,000 records read from S3 (moto)"
+  say "case 9: 10,000 and 100,000 records read from S3 (moto)"
   bash tests/install-moto.sh >/dev/null || die "tests/install-moto.sh could not install moto (PyPI moto[server])"
   baseline=()
   if [ -n "${BENCH_BASELINE:-}" ]; then
