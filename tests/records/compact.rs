@@ -77,7 +77,11 @@ pub fn deployment_keys(n: usize) -> Vec<String> {
         .map(|i| {
             let minutes = i * (52 * 1440) / n;
             let (day, rest) = (minutes / 1440, minutes % 1440);
-            let (month, day) = if day < 31 { (10, day + 1) } else { (11, day - 30) };
+            let (month, day) = if day < 31 {
+                (10, day + 1)
+            } else {
+                (11, day - 30)
+            };
             let env = if i % 2 == 0 { "staging" } else { "production" };
             format!(
                 "deployments/acme/_/{env}/2026{month}{day:02}T{:02}{:02}00.000Z-{i:012x}.json",
@@ -105,7 +109,15 @@ pub fn deployments_read(fx: &Fixture) -> Vec<String> {
     for month in ["2026-10", "2026-11"] {
         let out = run(
             fx,
-            &["report", "cost", "--customer", "acme", "--month", month, "--csv"],
+            &[
+                "report",
+                "cost",
+                "--customer",
+                "acme",
+                "--month",
+                month,
+                "--csv",
+            ],
         );
         common::assert_ok(&out);
         for line in stdout(&out).lines().filter(|l| l.starts_with("change,")) {
@@ -335,7 +347,11 @@ fn a_compaction_killed_or_doubled_loses_and_doubles_nothing() {
     std::fs::remove_dir_all(segments_dir.join("audit/manifests")).unwrap();
     std::fs::remove_dir_all(segments_dir.join("deployments/acme/manifests")).unwrap();
     assert_eq!(read_back(&fx), all, "segments without a manifest");
-    assert_eq!(deployments_read(&fx), deployed, "segments without a manifest");
+    assert_eq!(
+        deployments_read(&fx),
+        deployed,
+        "segments without a manifest"
+    );
     eprintln!("{stopped_half_way} kills landed between segments and manifest");
 
     // Two at once.
@@ -373,7 +389,11 @@ fn a_compaction_killed_or_doubled_loses_and_doubles_nothing() {
         .into_iter()
         .filter(|s| s.starts_with("segments/deployments/acme/2026/10/"))
         .collect();
-    assert_eq!(october.len(), 1, "one segment for acme's October: {october:?}");
+    assert_eq!(
+        october.len(),
+        1,
+        "one segment for acme's October: {october:?}"
+    );
 }
 
 /// In a bucket: the events of a closed day cost one request to read, not
