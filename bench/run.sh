@@ -220,8 +220,12 @@ records_case() {
     baseline=(--baseline "$BENCH_BASELINE" --baseline-label "${BENCH_BASELINE_LABEL:-$BENCH_BASELINE}")
   fi
   label="$(git rev-parse --short HEAD 2>/dev/null || echo "this checkout")$(git diff --quiet HEAD 2>/dev/null || echo " + changes") (static release build)"
+  sizes=()
+  if [ -n "${BENCH_RECORDS_SIZES:-}" ]; then
+    sizes=(--sizes "$BENCH_RECORDS_SIZES")
+  fi
   "$venv/bin/python" "$bench/records.py" --fleetform "$bin" --label "$label" "${baseline[@]}" \
-    --moto .venv/bin/moto_server --work "$work" --results "$bench/results.md" "${quick[@]}"
+    --moto .venv/bin/moto_server --work "$work" --results "$bench/results.md" "${quick[@]}" "${sizes[@]}"
 }
 if [ -n "$records_only" ]; then
   records_case

@@ -108,31 +108,11 @@ pub fn compact(store: &Store, now: i64, cache: Option<&Path>) -> Result<Compacti
             continue;
         }
         let made = segments::build(span, &events)?;
-        match store.create(&made.reference.key, &made.bytes) {
-            Ok(()) | Err(RecordsError::Exists { .. }) => {}
-            Err(e) => return Err(e),
-        }
-        segments::keep(
-            cache
-                .map(|c| c.join(format!("{}.jsonl.gz", made.reference.sha256)))
-                .as_deref(),
-            &made.bytes,
-        );
+        segments::write(store, &made, cache)?;
         out.written.push(made.reference.clone());
         all.push(made.reference);
     }
-    // A span none of whose events is listed any more (all deleted once
-    // covered) keeps its segment.
-    let untouched: Vec<SegmentRef> = before
-        .values()
-        .filter(|s| !all.iter().any(|a| a.key == s.key))
-        .filter(|s| {
-            !spans
-                .keys()
-                .any(|n| n.starts_with(&s.span) || s.span.starts_with(n.as_str()))
-        })
-        .map(|s| (*s).clone())
-        .collect();
+    let untouched = untouched(&before, &all, &spans);
     out.kept += untouched.len();
     all.extend(untouched);
     all.sort_by(|a, b| a.span.cmp(&b.span));
@@ -149,6 +129,26 @@ pub fn compact(store: &Store, now: i64, cache: Option<&Path>) -> Result<Compacti
         out.manifest = Some(segments::write_manifest(store, &manifest)?);
     }
     Ok(out)
+}
+
+/// The segments of the last manifest (`before`) of spans none of whose
+/// events is listed any more (all deleted once covered) and none of
+/// `all` (kept or written now) holds: kept as they are.
+fn untouched(
+    before: &HashMap<&str, &SegmentRef>,
+    all: &[SegmentRef],
+    spans: &BTreeMap<String, Vec<String>>,
+) -> Vec<SegmentRef> {
+    before
+        .values()
+        .filter(|s| !all.iter().any(|a| a.key == s.key))
+        .filter(|s| {
+            !spans
+                .keys()
+                .any(|n| n.starts_with(&s.span) || s.span.starts_with(n.as_str()))
+        })
+        .map(|s| (*s).clone())
+        .collect()
 }
 
 /// The listed events before `bound`, by span; an event key fleetform

@@ -157,16 +157,7 @@ fn compact_customer(
             continue;
         }
         let made = segments::build_at(PREFIX, span, &events)?;
-        match store.create(&made.reference.key, &made.bytes) {
-            Ok(()) | Err(RecordsError::Exists { .. }) => {}
-            Err(e) => return Err(e),
-        }
-        segments::keep(
-            cache
-                .map(|c| c.join(format!("{}.jsonl.gz", made.reference.sha256)))
-                .as_deref(),
-            &made.bytes,
-        );
+        segments::write(store, &made, cache)?;
         out.written.push(made.reference.clone());
         all.push(made.reference);
     }

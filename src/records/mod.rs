@@ -17,7 +17,11 @@
 //! an adoption wave's halts and resumes `adoption-waves/<environment>/<product or _>/<time>-<random>-<halted|resumed>.json`,
 //! and an offboarding's `offboarded/<customer>/<time>-<random>-offboarding.json`
 //! with each state it archived before its destroy,
-//! `offboarded/<customer>/<product or _>/<environment>/<time>-<random>-state-before-destroy.json`.
+//! `offboarded/<customer>/<product or _>/<environment>/<time>-<random>-state-before-destroy.json`;
+//! beside them the segments and manifests of `records compact`
+//! (`segments/`, [`segments`], [`deploy_segments`]) and the record of each
+//! deletion `records compact --delete-covered` made, `deletions/<time>-<random>.json`
+//! ([`delete`]).
 //!
 //! The state bucket of an s3 backend is read through the same client
 //! ([`state_bucket`]): its versions, for recovering a state, and its

@@ -191,6 +191,26 @@ pub fn build_at(
     })
 }
 
+/// Writes a segment made create-only (one of the same name there already
+/// holds the same events: it is this one) and keeps it in the cache.
+pub fn write(
+    store: &Store,
+    made: &Made,
+    cache: Option<&std::path::Path>,
+) -> Result<(), RecordsError> {
+    match store.create(&made.reference.key, &made.bytes) {
+        Ok(()) | Err(RecordsError::Exists { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    keep(
+        cache
+            .map(|c| c.join(format!("{}.jsonl.gz", made.reference.sha256)))
+            .as_deref(),
+        &made.bytes,
+    );
+    Ok(())
+}
+
 /// A segment made and its bytes.
 pub struct Made {
     pub reference: SegmentRef,
