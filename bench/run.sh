@@ -212,7 +212,7 @@ export TF_CLI_CONFIG_FILE="$PWD/$work/terraformrc" TF_IN_AUTOMATION=1 TF_INPUT=0
 
 # --- case 9: records read from moto's S3 --------------------------------------
 records_case() {
-  say "case 9: 10,000 records read from S3 (moto)"
+  say "case 9: 10,000 and 100,000 records read from S3 (moto)"
   bash tests/install-moto.sh >/dev/null || die "tests/install-moto.sh could not install moto (PyPI moto[server])"
   baseline=()
   if [ -n "${BENCH_BASELINE:-}" ]; then
@@ -220,8 +220,12 @@ records_case() {
     baseline=(--baseline "$BENCH_BASELINE" --baseline-label "${BENCH_BASELINE_LABEL:-$BENCH_BASELINE}")
   fi
   label="$(git rev-parse --short HEAD 2>/dev/null || echo "this checkout")$(git diff --quiet HEAD 2>/dev/null || echo " + changes") (static release build)"
+  sizes=()
+  if [ -n "${BENCH_RECORDS_SIZES:-}" ]; then
+    sizes=(--sizes "$BENCH_RECORDS_SIZES")
+  fi
   "$venv/bin/python" "$bench/records.py" --fleetform "$bin" --label "$label" "${baseline[@]}" \
-    --moto .venv/bin/moto_server --work "$work" --results "$bench/results.md" "${quick[@]}"
+    --moto .venv/bin/moto_server --work "$work" --results "$bench/results.md" "${quick[@]}" "${sizes[@]}"
 }
 if [ -n "$records_only" ]; then
   records_case

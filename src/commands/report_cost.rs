@@ -47,20 +47,28 @@ pub fn run(args: &CostArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     let customer = registry.require(&args.customer).map_err(Error::usage)?;
     let store = crate::records::Store::for_manager(&manager, &cx.net);
+    let cache = crate::records::segments::cache_dir(&manager);
+    let records =
+        crate::records::deploy_segments::read_customer(&store, &customer.slug, Some(&cache))
+            .map_err(|e| {
+                Error::failed(format!(
+                    "reading the deployment records of {} in {}: {e}",
+                    customer.slug,
+                    store.describe()
+                ))
+            })?;
+    let prefixes: Vec<String> = crate::fleet::dashboard::units_of(&manager, customer)
+        .iter()
+        .map(crate::records::deployments_prefix)
+        .collect();
     let mut applied = Vec::new();
-    for unit in crate::fleet::dashboard::units_of(&manager, customer) {
-        let prefix = crate::records::deployments_prefix(&unit);
-        let keys = store
-            .list(&prefix)
-            .map_err(|e| Error::failed(format!("listing {prefix} in {}: {e}", store.describe())))?;
-        for key in keys {
-            let bytes = store
-                .read(&key)
-                .map_err(|e| Error::failed(format!("reading {key}: {e}")))?;
-            let d: crate::records::Deployment = serde_json::from_slice(&bytes)
-                .map_err(|e| Error::failed(format!("{key}: not a deployment record: {e}")))?;
-            applied.push(crate::fleet::cost_history::applied(d));
+    for (key, bytes) in records {
+        if !prefixes.iter().any(|p| key.starts_with(p.as_str())) {
+            continue;
         }
+        let d: crate::records::Deployment = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::failed(format!("{key}: not a deployment record: {e}")))?;
+        applied.push(crate::fleet::cost_history::applied(d));
     }
     let report = CostReport::new(
         &customer.slug,

@@ -2,8 +2,10 @@
 //! months, what the customer's deployed pairs cost per month at its end
 //! and what its applies changed, from the deployment records (each apply
 //! keeps its plan's Infracost estimate, [`crate::records::Deployment`]).
-//! Only the records of the months shown are read, and the one before
-//! them that says what was deployed when the first began.
+//! The customer's records are read through its deployment segments
+//! ([`crate::records::deploy_segments::read_customer`]): one object per
+//! closed month, kept in the segment cache, and the records since one by
+//! one.
 
 use crate::config::Unit;
 use crate::error::{Error, Result};
@@ -20,14 +22,17 @@ pub fn months(
     customer: &str,
     units: &[Unit],
     now: i64,
+    cache: Option<&std::path::Path>,
 ) -> Result<Vec<CostMonth>> {
     let bounds = month_bounds(now);
     let Some(first) = bounds.first() else {
         return Ok(Vec::new());
     };
+    let records = crate::records::deploy_segments::read_customer(store, customer, cache)
+        .map_err(|e| Error::failed(format!("reading the deployment records of {customer}: {e}")))?;
     let mut applied = Vec::new();
     for unit in units {
-        applied.extend(since(store, unit, &first.1)?);
+        applied.extend(since(&records, unit, &first.1));
     }
     if applied.iter().all(|a| a.cost.is_none()) {
         return Ok(Vec::new());
@@ -41,18 +46,12 @@ pub fn months(
 }
 
 /// A pair's applies from `start` on (RFC 3339), and the last one before
-/// it, newest first read until then.
-fn since(store: &crate::records::Store, unit: &Unit, start: &str) -> Result<Vec<Applied>> {
+/// it, out of its customer's `records` (key order).
+fn since(records: &[(String, Vec<u8>)], unit: &Unit, start: &str) -> Vec<Applied> {
     let prefix = crate::records::deployments_prefix(unit);
-    let keys = store
-        .list(&prefix)
-        .map_err(|e| Error::failed(format!("listing {prefix}: {e}")))?;
     let mut out = Vec::new();
-    for key in keys.iter().rev() {
-        let bytes = store
-            .read(key)
-            .map_err(|e| Error::failed(format!("reading {key}: {e}")))?;
-        let Ok(d) = serde_json::from_slice::<crate::records::Deployment>(&bytes) else {
+    for (_, bytes) in records.iter().rev().filter(|(k, _)| k.starts_with(&prefix)) {
+        let Ok(d) = serde_json::from_slice::<crate::records::Deployment>(bytes) else {
             continue;
         };
         let before = d.time.as_str() < start;
@@ -61,7 +60,7 @@ fn since(store: &crate::records::Store, unit: &Unit, start: &str) -> Result<Vec<
             break;
         }
     }
-    Ok(out)
+    out
 }
 
 /// What a deployment record keeps of an apply, as the cost report reads

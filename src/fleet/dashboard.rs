@@ -127,7 +127,9 @@ pub fn customer_view(
             }
         })
         .collect();
-    let cost = super::cost_history::months(store, &c.slug, &units_of(manager, c), now)?;
+    let cache = crate::records::segments::cache_dir(manager);
+    let cost =
+        super::cost_history::months(store, &c.slug, &units_of(manager, c), now, Some(&cache))?;
     Ok(CustomerView {
         slug: c.slug.clone(),
         repo: c.repo.clone(),

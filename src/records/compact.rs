@@ -6,7 +6,9 @@
 //! them by span, reuses a segment the last manifest names when its span's
 //! events are the same, writes a segment for every other span (its events
 //! taken from the segments before where they are, else read one by one),
-//! and then the manifest. Every write is create-only; nothing is deleted.
+//! and then the manifest. Every write is create-only; an event a segment
+//! before held stays in the span's new segment even when its own object
+//! was deleted since (`--delete-covered`, [`super::delete`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -91,21 +93,28 @@ pub fn compact(store: &Store, now: i64, cache: Option<&Path>) -> Result<Compacti
             continue;
         }
         let old = last.as_ref().map(|m| m.segments.as_slice()).unwrap_or(&[]);
-        let events = gather(store, span, keys, old, cache)?;
-        let made = segments::build(span, &events)?;
-        match store.create(&made.reference.key, &made.bytes) {
-            Ok(()) | Err(RecordsError::Exists { .. }) => {}
-            Err(e) => return Err(e),
+        let in_span = |k: &str| segments::span_of(k, &bound).as_deref() == Some(span.as_str());
+        let events = gather(store, span, keys, old, cache, &in_span)?;
+        let refs: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+        let digest = segments::digest_of_keys(&refs);
+        if let Some(same) = before
+            .get(span.as_str())
+            .filter(|s| s.keys_sha256 == digest)
+        {
+            // Every listed event was in the segment already: some of its
+            // events were deleted (`--delete-covered`) or not yet listed.
+            all.push((*same).clone());
+            out.kept += 1;
+            continue;
         }
-        segments::keep(
-            cache
-                .map(|c| c.join(format!("{}.jsonl.gz", made.reference.sha256)))
-                .as_deref(),
-            &made.bytes,
-        );
+        let made = segments::build(span, &events)?;
+        segments::write(store, &made, cache)?;
         out.written.push(made.reference.clone());
         all.push(made.reference);
     }
+    let untouched = untouched(&before, &all, &spans);
+    out.kept += untouched.len();
+    all.extend(untouched);
     all.sort_by(|a, b| a.span.cmp(&b.span));
     out.events = all.iter().map(|s| s.count).sum();
     let unchanged = last
@@ -120,6 +129,26 @@ pub fn compact(store: &Store, now: i64, cache: Option<&Path>) -> Result<Compacti
         out.manifest = Some(segments::write_manifest(store, &manifest)?);
     }
     Ok(out)
+}
+
+/// The segments of the last manifest (`before`) of spans none of whose
+/// events is listed any more (all deleted once covered) and none of
+/// `all` (kept or written now) holds: kept as they are.
+fn untouched(
+    before: &HashMap<&str, &SegmentRef>,
+    all: &[SegmentRef],
+    spans: &BTreeMap<String, Vec<String>>,
+) -> Vec<SegmentRef> {
+    before
+        .values()
+        .filter(|s| !all.iter().any(|a| a.key == s.key))
+        .filter(|s| {
+            !spans
+                .keys()
+                .any(|n| n.starts_with(&s.span) || s.span.starts_with(n.as_str()))
+        })
+        .map(|s| (*s).clone())
+        .collect()
 }
 
 /// The listed events before `bound`, by span; an event key fleetform
@@ -142,14 +171,18 @@ fn by_span(
     Ok(spans)
 }
 
-/// The events of `keys` (sorted) with their bytes: from the segments of
-/// the same day made before, else read one by one.
+/// The events of `keys` and those of the segments of the same day made
+/// before that fall in the span (`in_span`), sorted, with their bytes:
+/// from those segments where they are, else read one by one. An event a
+/// segment holds is never dropped, even when its own object is gone
+/// (deleted once covered) or not listed.
 fn gather(
     store: &Store,
     span: &str,
     keys: &[String],
     old: &[SegmentRef],
     cache: Option<&Path>,
+    in_span: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<(String, Vec<u8>)>, RecordsError> {
     let day = &span[..10.min(span.len())];
     let mut known: HashMap<String, Vec<u8>> = HashMap::new();
@@ -169,8 +202,13 @@ fn gather(
         known.insert(k.to_string(), b);
         Ok(())
     })?;
-    Ok(keys
-        .iter()
-        .map(|k| (k.clone(), known.remove(k).unwrap_or_default()))
+    let mut all: std::collections::BTreeSet<String> = keys.iter().cloned().collect();
+    all.extend(known.keys().filter(|k| in_span(k)).cloned());
+    Ok(all
+        .into_iter()
+        .map(|k| {
+            let bytes = known.remove(&k).unwrap_or_default();
+            (k, bytes)
+        })
         .collect())
 }

@@ -69,6 +69,15 @@ impl Folder {
         Ok(keys)
     }
 
+    /// Removes the record file of `key` (gone already is done).
+    pub fn delete(&self, key: &str) -> Result<(), RecordsError> {
+        match std::fs::remove_file(self.root.join(key)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Self::io("deleting", key, e)),
+        }
+    }
+
     pub fn read(&self, key: &str) -> Result<Vec<u8>, RecordsError> {
         crate::util::fs::read_under(&self.root, Path::new(key), super::MAX_RECORD as u64)
             .map_err(|e| Self::io("reading", key, e.reason))

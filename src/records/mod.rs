@@ -17,7 +17,11 @@
 //! an adoption wave's halts and resumes `adoption-waves/<environment>/<product or _>/<time>-<random>-<halted|resumed>.json`,
 //! and an offboarding's `offboarded/<customer>/<time>-<random>-offboarding.json`
 //! with each state it archived before its destroy,
-//! `offboarded/<customer>/<product or _>/<environment>/<time>-<random>-state-before-destroy.json`.
+//! `offboarded/<customer>/<product or _>/<environment>/<time>-<random>-state-before-destroy.json`;
+//! beside them the segments and manifests of `records compact`
+//! (`segments/`, [`segments`], [`deploy_segments`]) and the record of each
+//! deletion `records compact --delete-covered` made, `deletions/<time>-<random>.json`
+//! ([`delete`]).
 //!
 //! The state bucket of an s3 backend is read through the same client
 //! ([`state_bucket`]): its versions, for recovering a state, and its
@@ -27,6 +31,8 @@
 //! `net` (the HTTP client) and `util`.
 
 pub mod compact;
+pub mod delete;
+pub mod deploy_segments;
 pub mod local;
 mod s3;
 mod s3_http;
@@ -149,6 +155,35 @@ impl Store {
         match self {
             Store::Local(f) => f.read(key),
             Store::S3(b) => b.read(key),
+        }
+    }
+
+    /// What Object Lock holds `key` by (a folder holds nothing), and its
+    /// current version.
+    pub fn held(&self, key: &str) -> Result<delete::Held, RecordsError> {
+        check_key(key)?;
+        match self {
+            Store::Local(_) => Ok(delete::Held::default()),
+            Store::S3(b) => b.held(key),
+        }
+    }
+
+    /// Deletes a raw audit event or deployment record (never anything
+    /// else: segments, manifests and the deletions' own records stay);
+    /// only [`delete::delete_covered`] calls it, once a segment it has
+    /// read back holds the record.
+    fn delete_raw(&self, key: &str, version: Option<&str>) -> Result<(), RecordsError> {
+        check_key(key)?;
+        if !(key.starts_with("audit/") || key.starts_with("deployments/")) {
+            return Err(RecordsError::Io {
+                what: "refusing to delete",
+                key: key.to_string(),
+                reason: "only audit events and deployment records are ever deleted".into(),
+            });
+        }
+        match self {
+            Store::Local(f) => f.delete(key),
+            Store::S3(b) => b.delete(key, version),
         }
     }
 
@@ -558,17 +593,21 @@ pub fn last_deployment(store: &Store, unit: &Unit) -> Result<Option<Deployment>,
 }
 
 /// Every deployment record of a unit, oldest first (one that is not a
-/// deployment record is left out).
-pub fn deployments_of(store: &Store, unit: &Unit) -> Result<Vec<Deployment>, RecordsError> {
-    let keys = store.list(&deployments_prefix(unit))?;
-    let mut found = Vec::with_capacity(keys.len());
-    store.read_each(&keys, |_, bytes| {
-        if let Ok(d) = serde_json::from_slice::<Deployment>(&bytes) {
-            found.push(d);
-        }
-        Ok(())
-    })?;
-    Ok(found)
+/// deployment record is left out): through its customer's segments
+/// ([`deploy_segments::read_customer`], the cache folder `cache`).
+pub fn deployments_of(
+    store: &Store,
+    unit: &Unit,
+    cache: Option<&std::path::Path>,
+) -> Result<Vec<Deployment>, RecordsError> {
+    let prefix = deployments_prefix(unit);
+    Ok(
+        deploy_segments::read_customer(store, &unit.customer, cache)?
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .filter_map(|(_, bytes)| serde_json::from_slice::<Deployment>(&bytes).ok())
+            .collect(),
+    )
 }
 
 /// The folder of a local store, for the tests' and docs' sake.

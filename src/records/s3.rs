@@ -176,6 +176,33 @@ impl Signer {
         }
     }
 
+    /// A HEAD (`delete` false) or a DELETE of `key` (of its version
+    /// `version`, when the bucket keeps versions).
+    fn head_or_delete(&self, key: &str, delete: bool, version: Option<&str>) -> Request {
+        let object = self.object(key);
+        let (method, url) = match delete {
+            false => (
+                http::Method::HEAD,
+                self.bucket
+                    .head_object(Some(&self.creds), &object)
+                    .sign(SIGNED_FOR),
+            ),
+            true => {
+                let mut a = self.bucket.delete_object(Some(&self.creds), &object);
+                if let Some(v) = version {
+                    a.query_mut().insert("versionId", v);
+                }
+                (http::Method::DELETE, a.sign(SIGNED_FOR))
+            }
+        };
+        Request {
+            method,
+            url,
+            headers: Vec::new(),
+            body: Bytes::new(),
+        }
+    }
+
     fn list(&self, full_prefix: &str, after: Option<&str>, token: Option<&str>) -> Request {
         let mut action = self.bucket.list_objects_v2(Some(&self.creds));
         action.with_prefix(full_prefix);
@@ -322,6 +349,58 @@ impl Bucket {
             get(&http, &signer, &owned).await
         })
         .map_err(|e| io("reading", key, e))?
+    }
+
+    /// The current version of `key` and what Object Lock holds it by
+    /// (S3 answers a HEAD with them: `x-amz-version-id`,
+    /// `x-amz-object-lock-mode`, `-retain-until-date`, `-legal-hold`).
+    pub fn held(&self, key: &str) -> Result<super::delete::Held, RecordsError> {
+        let signer = self.open("reading the lock of", key)?;
+        let owned = key.to_string();
+        let (net, ca) = (self.settings.net.clone(), self.settings.ca_file.clone());
+        s3_http::run(net, ca, move |http| async move {
+            let sent = s3_http::send(
+                &http,
+                &signer.head_or_delete(&owned, false, None),
+                MAX_RECORD,
+            )
+            .await;
+            match &sent.answer {
+                Ok(a) if a.status.is_success() => {
+                    let h = |n: &str| {
+                        a.headers
+                            .get(n)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string)
+                    };
+                    Ok(super::delete::Held {
+                        version: h("x-amz-version-id").filter(|v| v != "null"),
+                        mode: h("x-amz-object-lock-mode"),
+                        until: h("x-amz-object-lock-retain-until-date"),
+                        legal_hold: h("x-amz-object-lock-legal-hold").as_deref() == Some("ON"),
+                    })
+                }
+                _ => Err(failed("reading the lock of", &owned, &sent)),
+            }
+        })
+        .map_err(|e| io("reading the lock of", key, e))?
+    }
+
+    /// Deletes `key` (its version `version`: gone, not hidden behind a
+    /// delete marker).
+    pub fn delete(&self, key: &str, version: Option<&str>) -> Result<(), RecordsError> {
+        let signer = self.open("deleting", key)?;
+        let (owned, version) = (key.to_string(), version.map(str::to_string));
+        let (net, ca) = (self.settings.net.clone(), self.settings.ca_file.clone());
+        s3_http::run(net, ca, move |http| async move {
+            let req = signer.head_or_delete(&owned, true, version.as_deref());
+            let sent = s3_http::send(&http, &req, MAX_ERROR_BODY).await;
+            match &sent.answer {
+                Ok(a) if a.status.is_success() || a.status == 404 => Ok(()),
+                _ => Err(failed("deleting", &owned, &sent)),
+            }
+        })
+        .map_err(|e| io("deleting", key, e))?
     }
 
     /// Reads `keys`, [`READ_AHEAD`] at a time, and hands each record to

@@ -41,7 +41,7 @@ use super::{RecordsError, Store, MAX_RECORD};
 
 /// Where segments and manifests live.
 pub const PREFIX: &str = "segments/audit/";
-const MANIFESTS: &str = "segments/audit/manifests/";
+pub const MANIFESTS: &str = "segments/audit/manifests/";
 /// How long after an hour ends its events may still be arriving.
 pub const SETTLE_SECS: i64 = 15 * 60;
 /// The days before the last bound listed again by each compaction.
@@ -134,6 +134,15 @@ pub fn digest_of_keys(keys: &[&str]) -> String {
 /// The segment of `span` holding `events` (key and bytes, in key order):
 /// its key and bytes.
 pub fn build(span: &str, events: &[(String, Vec<u8>)]) -> Result<Made, RecordsError> {
+    build_at(PREFIX, span, events)
+}
+
+/// [`build`] for a segment under `prefix` (`segments/deployments/`).
+pub fn build_at(
+    prefix: &str,
+    span: &str,
+    events: &[(String, Vec<u8>)],
+) -> Result<Made, RecordsError> {
     let keys: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
     let keys_sha256 = digest_of_keys(&keys);
     let header = Header {
@@ -166,7 +175,7 @@ pub fn build(span: &str, events: &[(String, Vec<u8>)]) -> Result<Made, RecordsEr
         ));
     }
     let key = format!(
-        "{PREFIX}{span}/{:06}-{}.jsonl.gz",
+        "{prefix}{span}/{:06}-{}.jsonl.gz",
         events.len(),
         &keys_sha256[..16]
     );
@@ -180,6 +189,26 @@ pub fn build(span: &str, events: &[(String, Vec<u8>)]) -> Result<Made, RecordsEr
         },
         bytes,
     })
+}
+
+/// Writes a segment made create-only (one of the same name there already
+/// holds the same events: it is this one) and keeps it in the cache.
+pub fn write(
+    store: &Store,
+    made: &Made,
+    cache: Option<&std::path::Path>,
+) -> Result<(), RecordsError> {
+    match store.create(&made.reference.key, &made.bytes) {
+        Ok(()) | Err(RecordsError::Exists { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    keep(
+        cache
+            .map(|c| c.join(format!("{}.jsonl.gz", made.reference.sha256)))
+            .as_deref(),
+        &made.bytes,
+    );
+    Ok(())
 }
 
 /// A segment made and its bytes.
@@ -225,7 +254,12 @@ pub fn open(
 /// The newest manifest (the latest bound; of two for one bound, the one
 /// holding more events), if any.
 pub fn latest(store: &Store) -> Result<Option<Manifest>, RecordsError> {
-    let keys = store.list(MANIFESTS)?;
+    latest_at(store, MANIFESTS)
+}
+
+/// [`latest`] of the manifests under `dir`.
+pub fn latest_at(store: &Store, dir: &str) -> Result<Option<Manifest>, RecordsError> {
+    let keys = store.list(dir)?;
     let Some(last) = keys.last() else {
         return Ok(None);
     };
@@ -250,6 +284,15 @@ pub fn latest(store: &Store) -> Result<Option<Manifest>, RecordsError> {
 /// Writes `manifest` create-only; one with the same bytes there already
 /// is this one.
 pub fn write_manifest(store: &Store, manifest: &Manifest) -> Result<String, RecordsError> {
+    write_manifest_at(store, MANIFESTS, manifest)
+}
+
+/// [`write_manifest`] into `dir`.
+pub fn write_manifest_at(
+    store: &Store,
+    dir: &str,
+    manifest: &Manifest,
+) -> Result<String, RecordsError> {
     let bytes = serde_json::to_vec_pretty(manifest).expect("a manifest serialises");
     let stamp = manifest
         .bound
@@ -258,7 +301,7 @@ pub fn write_manifest(store: &Store, manifest: &Manifest) -> Result<String, Reco
         .unwrap_or_default()
         .to_string();
     let key = format!(
-        "{MANIFESTS}{stamp}-{}.json",
+        "{dir}{stamp}-{}.json",
         &crate::util::fs::sha256_bytes(&bytes)[..16]
     );
     match store.create(&key, &bytes) {
@@ -372,11 +415,11 @@ pub fn read_audit(
 }
 
 /// What takes each event read: its key and bytes.
-type Each<'a> = dyn FnMut(&str, Vec<u8>) -> Result<(), RecordsError> + 'a;
+pub(super) type Each<'a> = dyn FnMut(&str, Vec<u8>) -> Result<(), RecordsError> + 'a;
 
 /// The events of `wanted` in order: the segments not in the cache read
 /// several at once (and kept there), then each opened.
-fn read_segments(
+pub(super) fn read_segments(
     store: &Store,
     wanted: &[&SegmentRef],
     cache: Option<&std::path::Path>,

@@ -1,6 +1,7 @@
 //! `fleetform records compact` (#88): the audit events of every closed
 //! day (today: every closed hour) in one segment each, and a manifest
-//! naming them. Readers read the segments and the events after the bound,
+//! naming them; each customer's deployment records of every closed month
+//! likewise (read back through `report cost`). Readers read the segments and the events after the bound,
 //! each event once: after a compaction killed at any point, after two at
 //! once, after events that arrive later; and in a bucket each closed day
 //! costs one request.
@@ -48,6 +49,87 @@ fn keys(n: usize) -> Vec<String> {
         .collect()
 }
 
+/// A deployment record of `key` (`deployments/acme/_/<env>/<stamp>.json`):
+/// its run names its key, so the cost report shows which record it read.
+pub fn deployment_body(key: &str) -> String {
+    let (dir, name) = key.rsplit_once('/').unwrap();
+    let env = dir.rsplit('/').next().unwrap();
+    let s = &name[..15];
+    let time = format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &s[0..4],
+        &s[4..6],
+        &s[6..8],
+        &s[9..11],
+        &s[11..13],
+        &s[13..15]
+    );
+    format!(
+        r#"{{"time":"{time}","customer":"acme","environment":"{env}","plan_sha256":"00","files":[],"actor":"ops","run_url":"https://ci.example/{}"}}"#,
+        name.trim_end_matches(".json")
+    )
+}
+
+/// The keys of `n` deployment records of acme's two pairs, from
+/// 2026-10-01 into 2026-11-22 (October closes at NOW, November does not).
+pub fn deployment_keys(n: usize) -> Vec<String> {
+    let mut keys: Vec<String> = (0..n)
+        .map(|i| {
+            let minutes = i * (52 * 1440) / n;
+            let (day, rest) = (minutes / 1440, minutes % 1440);
+            let (month, day) = if day < 31 {
+                (10, day + 1)
+            } else {
+                (11, day - 30)
+            };
+            let env = if i % 2 == 0 { "staging" } else { "production" };
+            format!(
+                "deployments/acme/_/{env}/2026{month}{day:02}T{:02}{:02}00.000Z-{i:012x}.json",
+                rest / 60,
+                rest % 60
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+pub fn write_deployments(fx: &Fixture, keys: &[String]) {
+    for k in keys {
+        let path = records_dir(fx).join(k);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, deployment_body(k)).unwrap();
+    }
+}
+
+/// The deployment records `report cost` reads for October and November
+/// 2026, as keys, sorted: each once, or a key twice.
+pub fn deployments_read(fx: &Fixture) -> Vec<String> {
+    let mut found = Vec::new();
+    for month in ["2026-10", "2026-11"] {
+        let out = run(
+            fx,
+            &[
+                "report",
+                "cost",
+                "--customer",
+                "acme",
+                "--month",
+                month,
+                "--csv",
+            ],
+        );
+        common::assert_ok(&out);
+        for line in stdout(&out).lines().filter(|l| l.starts_with("change,")) {
+            let env = line.split(',').nth(2).unwrap();
+            let name = line.rsplit("https://ci.example/").next().unwrap();
+            found.push(format!("deployments/acme/_/{env}/{name}.json"));
+        }
+    }
+    found.sort();
+    found
+}
+
 fn records_dir(fx: &Fixture) -> std::path::PathBuf {
     fx.path("manager/.fleetform/records")
 }
@@ -60,7 +142,7 @@ fn write_local(fx: &Fixture, keys: &[String]) {
     }
 }
 
-fn run(fx: &Fixture, args: &[&str]) -> common::Ran {
+pub fn run(fx: &Fixture, args: &[&str]) -> common::Ran {
     common::Run::from(fx.fleetform())
         .env("FLEETFORM_NOW", NOW)
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -71,7 +153,7 @@ fn run(fx: &Fixture, args: &[&str]) -> common::Ran {
 }
 
 /// The keys `audit report --records` reads, in its order.
-fn read_back(fx: &Fixture) -> Vec<String> {
+pub fn read_back(fx: &Fixture) -> Vec<String> {
     let out = run(fx, &["audit", "report", "--records", "--json"]);
     common::assert_ok(&out);
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -160,6 +242,44 @@ fn every_event_is_read_once_from_segments_and_after_the_bound() {
     assert_eq!(raw, expected.len());
 }
 
+/// Deployment records: a customer's closed month in one segment, the
+/// month still open read record by record, and a record arriving late
+/// for a closed month taken in by the next compaction.
+#[test]
+fn deployment_records_are_read_once_and_a_late_one_is_taken_in() {
+    let fx = Fixture::new();
+    let mut all = deployment_keys(120);
+    write_deployments(&fx, &all);
+    let done = compact_json(&fx);
+    let d = &done["deployments"];
+    assert_eq!(d["bound"], "20261101T00", "{done}");
+    let written = d["written"].as_array().unwrap();
+    assert_eq!(written.len(), 1, "{done}");
+    assert!(written[0]
+        .as_str()
+        .unwrap()
+        .starts_with("segments/deployments/acme/2026/10/"));
+    let october = all.iter().filter(|k| k.contains("/202610")).count();
+    assert_eq!(d["records"], october);
+    assert_eq!(deployments_read(&fx), all);
+
+    let again = compact_json(&fx);
+    assert_eq!(again["deployments"]["written"], serde_json::json!([]));
+    assert_eq!(again["deployments"]["manifests"], serde_json::json!([]));
+    let late = "deployments/acme/_/staging/20261031T235900.000Z-late00000000.json".to_string();
+    write_deployments(&fx, std::slice::from_ref(&late));
+    all.push(late);
+    all.sort();
+    let third = compact_json(&fx);
+    assert_eq!(
+        third["deployments"]["written"].as_array().unwrap().len(),
+        1,
+        "{third}"
+    );
+    assert_eq!(third["deployments"]["records"], october + 1);
+    assert_eq!(deployments_read(&fx), all);
+}
+
 /// A segment altered after it was written is refused, not read.
 #[test]
 fn an_altered_segment_is_refused() {
@@ -189,6 +309,9 @@ fn a_compaction_killed_or_doubled_loses_and_doubles_nothing() {
     let fx = Fixture::new();
     let all = keys(1500);
     write_local(&fx, &all);
+    let deployed = deployment_keys(600);
+    write_deployments(&fx, &deployed);
+    assert_eq!(deployments_read(&fx), deployed, "before any compaction");
     let segments_dir = records_dir(&fx).join("segments");
     let mut stopped_half_way = 0;
     for delay_ms in [0u64, 5, 15, 30, 60, 120, 250] {
@@ -211,13 +334,24 @@ fn a_compaction_killed_or_doubled_loses_and_doubles_nothing() {
             stopped_half_way += 1;
         }
         assert_eq!(read_back(&fx), all, "killed after {delay_ms} ms: {left:?}");
+        assert_eq!(
+            deployments_read(&fx),
+            deployed,
+            "killed after {delay_ms} ms: {left:?}"
+        );
     }
     // The state a death between the segments and the manifest leaves, made
     // on purpose: a full compaction whose manifest is then taken away.
     let _ = std::fs::remove_dir_all(&segments_dir);
     compact_json(&fx);
     std::fs::remove_dir_all(segments_dir.join("audit/manifests")).unwrap();
+    std::fs::remove_dir_all(segments_dir.join("deployments/acme/manifests")).unwrap();
     assert_eq!(read_back(&fx), all, "segments without a manifest");
+    assert_eq!(
+        deployments_read(&fx),
+        deployed,
+        "segments without a manifest"
+    );
     eprintln!("{stopped_half_way} kills landed between segments and manifest");
 
     // Two at once.
@@ -244,8 +378,22 @@ fn a_compaction_killed_or_doubled_loses_and_doubles_nothing() {
         .into_iter()
         .filter(|s| s.contains("/manifests/"))
         .collect();
-    assert_eq!(manifests.len(), 1, "the same manifest twice: {manifests:?}");
+    assert_eq!(
+        manifests.len(),
+        2,
+        "the same manifests twice (audit, acme's deployments): {manifests:?}"
+    );
     assert_eq!(read_back(&fx), all, "after two at once");
+    assert_eq!(deployments_read(&fx), deployed, "after two at once");
+    let october: Vec<String> = segments_in(&fx)
+        .into_iter()
+        .filter(|s| s.starts_with("segments/deployments/acme/2026/10/"))
+        .collect();
+    assert_eq!(
+        october.len(),
+        1,
+        "one segment for acme's October: {october:?}"
+    );
 }
 
 /// In a bucket: the events of a closed day cost one request to read, not

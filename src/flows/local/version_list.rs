@@ -89,7 +89,8 @@ pub fn versions(t: &OpTarget, manager_dir: &Path, cx: &Context) -> Result<Vec<Ve
         });
     }
     let store = crate::records::Store::for_manager(&manager, &cx.net);
-    match crate::records::deployments_of(&store, &p.unit) {
+    let cache = crate::records::segments::cache_dir(&manager);
+    match crate::records::deployments_of(&store, &p.unit, Some(&cache)) {
         Ok(deployments) => match_applies(&mut rows, &deployments),
         Err(e) => cx.out.note(&format!(
             "the deployment records could not be read ({e}): versions are shown without the applies that wrote them"
