@@ -25,7 +25,6 @@ mod hold {
                     event_type: "fleetform-plan",
                     payload: json!({ "n": i }),
                     since: tokio::time::Instant::now(),
-                    asked_at: None,
                 };
                 let sender = || -> SenderFuture<'static> {
                     let (tries, sent) = (tries.clone(), sent.clone());
@@ -89,7 +88,6 @@ mod hold {
             event_type: "fleetform-plan",
             payload: json!({}),
             since: tokio::time::Instant::now(),
-            asked_at: None,
         };
         let never = || -> SenderFuture<'static> { Box::pin(async { panic!("nothing is sent") }) };
         let answer = queue.submit(event, never).await.unwrap_err();
@@ -139,7 +137,6 @@ mod flow {
                     event_type: "fleetform-plan",
                     payload: json!({ "n": i }),
                     since: tokio::time::Instant::now(),
-                    asked_at: None,
                 };
                 let sender = recording_sender(sent, Duration::from_millis(20));
                 queue.submit(event, sender).await
@@ -174,7 +171,6 @@ mod burst {
                     event_type: "fleetform-plan",
                     payload: json!({ "n": i }),
                     since: tokio::time::Instant::now(),
-                    asked_at: None,
                 };
                 let sender = super::flow::recording_sender(sent, Duration::from_millis(300));
                 queue.submit(event, sender).await

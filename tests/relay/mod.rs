@@ -17,7 +17,6 @@ pub(crate) mod replays;
 pub(crate) mod rotation;
 pub(crate) mod scale;
 pub(crate) mod serve;
-pub(crate) mod sla;
 pub(crate) mod webhooks;
 
 /// The relays' clock for what they let expire (claims going stale, kept
