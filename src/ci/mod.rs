@@ -64,7 +64,7 @@ pub fn actor() -> String {
 /// The machine's name (Linux: `/proc/sys/kernel/hostname`; else
 /// `HOSTNAME`, `COMPUTERNAME`), when it has one.
 fn host() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
+    crate::util::fs::read_input_text("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| var("HOSTNAME"))
         .or_else(|| var("COMPUTERNAME"))

@@ -36,7 +36,7 @@ pub fn ahead() -> Duration {
     if !trusted(path) {
         return Duration::ZERO;
     }
-    std::fs::read_to_string(path)
+    crate::util::fs::read_input_text(path)
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
         .map_or(Duration::ZERO, |s| Duration::from_secs(s).min(MOST_AHEAD))
