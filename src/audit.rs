@@ -71,11 +71,20 @@ pub struct Entry {
 /// the runner's clock: what `fleetform report sla` measures.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Times {
-    /// When GitHub made the run for the customer's event: the workflow
-    /// run's `created_at` (a plan's dispatch arriving; an apply's
-    /// go-ahead, a merge or `/fleetform apply`).
+    /// When the customer's event asked: for a plan the relay carried, the
+    /// customer job's OIDC token time (see `event_from`); else when GitHub
+    /// made the run for it, the workflow run's `created_at` (a plan's
+    /// dispatch arriving; an apply's go-ahead, a merge or `/fleetform
+    /// apply`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
+    /// Which time `event` is, for a plan: `token` when the relay carried
+    /// the customer job's OIDC token time (its `iat`, GitHub's signed time
+    /// of when the job the customer's event started asked the relay), else
+    /// `run` (the manager run's `created_at`). Absent on older records and
+    /// applies: `run`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_from: Option<String>,
     /// When the plan comment on the customer's pull request was written:
     /// its `updated_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -14,6 +14,17 @@
 //! 1 to [`MAX_BATCH`] entries; each `payload` is checked exactly as
 //! [`Payload::parse`] checks a single dispatch's, and must be the relay's
 //! (a `repo_id`, no `sig`): only the relay, as the manager App, batches.
+//!
+//! An entry may also carry `asked_at` (Unix seconds, beside `event_type`
+//! and `payload`): the `iat` of the customer job's GitHub OIDC token, which
+//! the relay verified, that is GitHub's signed time of when the job the
+//! customer's event started asked the relay. A plan is measured against
+//! `sla:` from it (`flows::github_loop::sla`). It lives in the entry, not
+//! in the payload: a single dispatch's payload has no room for it (GitHub's
+//! 10 top-level keys; the relay's uses all 10), and a signed dispatch from
+//! the customer's own workflow cannot carry it. Checked: not later than
+//! [`ASKED_AT_SKEW`] past the checking clock, not older than
+//! [`ASKED_AT_MAX_AGE`].
 
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
@@ -33,7 +44,18 @@ pub struct BatchEntry {
     pub event_type: String,
     /// The payload a single dispatch of this event would carry.
     pub payload: Payload,
+    /// When the customer's job asked the relay (its OIDC token's `iat`,
+    /// Unix seconds), set by the relay from a verified token only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asked_at: Option<u64>,
 }
+
+/// How far past the checking runner's clock `asked_at` may be: GitHub's
+/// clocks and the runner's, and the relay's own skew on `iat` (60 s).
+pub const ASKED_AT_SKEW: u64 = 5 * 60;
+/// The oldest `asked_at` accepted: a re-run keeps its event for 30 days,
+/// and with it the time its customer asked.
+pub const ASKED_AT_MAX_AGE: u64 = 31 * 24 * 3600;
 
 /// The batch format's version.
 const VERSION: u32 = 1;
@@ -51,6 +73,8 @@ struct Wire {
 struct WireEntry {
     event_type: String,
     payload: Value,
+    #[serde(default)]
+    asked_at: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -70,8 +94,14 @@ impl Serialize for Batch {
 }
 
 impl Batch {
-    /// Parses and checks a `fleetform-batch` dispatch's `client_payload`.
+    /// Parses and checks a `fleetform-batch` dispatch's `client_payload`,
+    /// its entries' `asked_at` against this machine's clock.
     pub fn parse(v: &Value) -> Result<Batch, PayloadError> {
+        Batch::parse_at(v, crate::audit::now_unix())
+    }
+
+    /// [`Batch::parse`] with the clock at `now` (Unix seconds).
+    pub fn parse_at(v: &Value, now: u64) -> Result<Batch, PayloadError> {
         if !v.is_object() {
             return Err(bad("a batch's client_payload must be an object"));
         }
@@ -102,7 +132,7 @@ impl Batch {
             .batch
             .into_iter()
             .enumerate()
-            .map(|(i, e)| entry(i, e))
+            .map(|(i, e)| entry(i, e, now))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Batch { entries })
     }
@@ -115,9 +145,9 @@ impl Batch {
     }
 }
 
-/// Entry `i`, checked: its type, its payload as a single one, and that it
-/// is the relay's.
-fn entry(i: usize, e: WireEntry) -> Result<BatchEntry, PayloadError> {
+/// Entry `i`, checked: its type, its payload as a single one, that it
+/// is the relay's, and its `asked_at` against the clock at `now`.
+fn entry(i: usize, e: WireEntry, now: u64) -> Result<BatchEntry, PayloadError> {
     if e.event_type != EVENT_PLAN && e.event_type != EVENT_APPLY {
         return Err(bad(format!(
             "batch entry {i}: `event_type` must be `{EVENT_PLAN}` or `{EVENT_APPLY}`"
@@ -130,9 +160,17 @@ fn entry(i: usize, e: WireEntry) -> Result<BatchEntry, PayloadError> {
             "batch entry {i}: a batch's entries are the relay's (a `repo_id`, no `sig`)"
         )));
     }
+    if let Some(at) = e.asked_at {
+        if at > now.saturating_add(ASKED_AT_SKEW) || at < now.saturating_sub(ASKED_AT_MAX_AGE) {
+            return Err(bad(format!(
+                "batch entry {i}: `asked_at` {at} is not a time of the last 31 days (this clock: {now}); the relay sets it from the customer's token"
+            )));
+        }
+    }
     Ok(BatchEntry {
         event_type: e.event_type,
         payload,
+        asked_at: e.asked_at,
     })
 }
 
@@ -167,6 +205,46 @@ mod tests {
         assert_eq!(b.client_payload().unwrap(), good());
         let full = json!({"v": 1, "batch": vec![json!({"event_type": EVENT_PLAN, "payload": payload("acme/infra")}); MAX_BATCH]});
         assert_eq!(Batch::parse(&full).unwrap().entries.len(), MAX_BATCH);
+    }
+
+    #[test]
+    fn an_entry_carries_when_its_customer_asked_within_bounds() {
+        let now = 1_800_000_000;
+        let with = |at: Value| {
+            json!({"v": 1, "batch": [
+                {"event_type": EVENT_PLAN, "payload": payload("acme/infra"), "asked_at": at},
+            ]})
+        };
+        let b = Batch::parse_at(&with(json!(now - 3600)), now).unwrap();
+        assert_eq!(b.entries[0].asked_at, Some(now - 3600));
+        assert_eq!(serde_json::to_value(&b).unwrap(), with(json!(now - 3600)));
+        assert_eq!(
+            Batch::parse_at(&good(), now).unwrap().entries[0].asked_at,
+            None
+        );
+        for ok in [now + ASKED_AT_SKEW, now - ASKED_AT_MAX_AGE] {
+            assert!(Batch::parse_at(&with(json!(ok)), now).is_ok(), "{ok}");
+        }
+        for (bad, want) in [
+            (
+                json!(now + ASKED_AT_SKEW + 1),
+                "is not a time of the last 31 days",
+            ),
+            (
+                json!(now - ASKED_AT_MAX_AGE - 1),
+                "is not a time of the last 31 days",
+            ),
+            (json!("2026-11-02T10:00:00Z"), "invalid type"),
+            (json!(-1), "invalid value"),
+        ] {
+            let e = Batch::parse_at(&with(bad.clone()), now).expect_err(want);
+            assert!(e.to_string().contains(want), "{bad}: {e}");
+        }
+        // Never in a single dispatch's payload: its fields are closed.
+        let mut single = payload("acme/infra");
+        single["asked_at"] = json!(now);
+        let e = Payload::parse(&single).unwrap_err();
+        assert!(e.to_string().contains("unknown field `asked_at`"), "{e}");
     }
 
     #[test]

@@ -61,6 +61,7 @@ pub fn samples(events: &[Entry], sla: &SlaConfig, window: Window) -> (Vec<Sample
             environment: e.environment.clone().unwrap_or_default(),
             measure,
             from: from.clone(),
+            start: start_of(e, measure),
             to: to.clone(),
             secs: (end - start).max(0) as u64,
             target_secs: target,
@@ -69,6 +70,16 @@ pub fn samples(events: &[Entry], sla: &SlaConfig, window: Window) -> (Vec<Sample
     }
     out.sort_by(|a, b| a.from.cmp(&b.from));
     (out, unmeasured)
+}
+
+/// Which time a sample starts at ([`Sample::start`]): a plan's
+/// `times.event_from` (`run` on records from before it was kept), an
+/// apply's approval.
+fn start_of(e: &Entry, measure: Measure) -> String {
+    match measure {
+        Measure::Plan => e.times.event_from.as_deref().unwrap_or("run").to_string(),
+        Measure::Apply => "approval".into(),
+    }
 }
 
 /// The report over `samples`: a row per customer × product × environment

@@ -62,6 +62,9 @@ use crate::util::shares::Shares;
 
 pub use subject::Subject;
 
+/// An event to send: customer, type, payload, `asked_at` (GitHub's time).
+type Outgoing<'a> = (&'a str, &'static str, &'a Value, Option<u64>);
+
 /// How old the registry read from the manager's default branch may be.
 pub const REGISTRY_TTL: Duration = Duration::from_secs(30);
 /// How long a request waits for GitHub's limits before its caller is
@@ -387,8 +390,14 @@ impl Relay {
         Ok(c)
     }
 
-    /// Sends `subject` to the manager as `repository_dispatch`.
-    pub(crate) async fn dispatch(&self, customer: &Customer, subject: &Subject) -> Answer {
+    /// Sends `subject` to the manager as `repository_dispatch`; `asked_at`,
+    /// a verified OIDC token's `iat`, rides in its batch entry.
+    pub(crate) async fn dispatch(
+        &self,
+        customer: &Customer,
+        subject: &Subject,
+        asked_at: Option<u64>,
+    ) -> Answer {
         let payload = Payload {
             v: 1,
             customer_repo: subject.repo.clone(),
@@ -434,6 +443,7 @@ impl Relay {
             "event_type": event_type,
             "payload": value,
             "dispatched": dispatched,
+            "asked_at": asked_at,
         });
         let ticket = match self.events.claim(&key, &event).await {
             Ok(events::Claim::Won(t)) => t,
@@ -441,22 +451,18 @@ impl Relay {
             Ok(events::Claim::InFlight) => return in_flight(),
             Err(a) => return a,
         };
-        self.send_claimed(ticket, &customer.slug, event_type, &value, &dispatched)
-            .await
+        let sent = (&customer.slug[..], event_type, &value, asked_at);
+        self.send_claimed(ticket, sent, &dispatched).await
     }
 
     /// Sends a claimed event and records how it ended.
     async fn send_claimed(
         &self,
         ticket: events::Ticket,
-        customer: &str,
-        event_type: &'static str,
-        value: &Value,
+        sent: Outgoing<'_>,
         dispatched: &Value,
     ) -> Answer {
-        let sent = self
-            .send_dispatch(customer, event_type, value, &ticket.key)
-            .await;
+        let sent = self.send_dispatch(sent, &ticket.key).await;
         let ok = sent.is_ok();
         self.events.finish(ticket, ok.then_some(dispatched)).await;
         match sent {
@@ -512,10 +518,8 @@ impl Relay {
         };
         let customer = e["customer"].as_str().unwrap_or_default();
         let (payload, dispatched) = (&e["payload"], &e["dispatched"]);
-        match self
-            .send_dispatch(customer, event_type, payload, &t.ticket.key)
-            .await
-        {
+        let sent = (customer, event_type, payload, e["asked_at"].as_u64());
+        match self.send_dispatch(sent, &t.ticket.key).await {
             Ok(()) => {
                 self.events.finish(t.ticket, Some(dispatched)).await;
                 Answer::ok(202, json!({ "dispatched": dispatched }))
@@ -534,19 +538,20 @@ impl Relay {
         }
     }
 
-    /// Sends the event through the queue (alone or in a batch).
+    /// Sends the event through the queue (alone or in a batch), with the
+    /// earliest time its customer asked at.
     async fn send_dispatch(
         &self,
-        customer: &str,
-        event_type: &'static str,
-        value: &Value,
+        (customer, event_type, value, asked_at): Outgoing<'_>,
         key: &events::EventKey,
     ) -> Result<(), Answer> {
+        let (since, asked_at) = self.asked.of(key, asked_at);
         let event = queue::Event {
             customer: customer.to_string(),
             event_type,
             payload: value.clone(),
-            since: self.asked.of(key),
+            since,
+            asked_at,
         };
         self.queue.submit(event, || self.sender()).await
     }
@@ -610,7 +615,7 @@ impl Relay {
             Err(a) => return a,
         };
         let answer = match self.subject_of(customer, &claims, &req).await {
-            Ok(subject) => self.dispatch(customer, &subject).await,
+            Ok(subject) => self.dispatch(customer, &subject, Some(claims.iat)).await,
             Err(a) => a,
         };
         if answer.status != 202 {

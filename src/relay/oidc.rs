@@ -78,6 +78,11 @@ pub struct Claims {
     /// are read).
     #[serde(default)]
     pub exp: u64,
+    /// When GitHub issued the token (Unix seconds; checked not to be in
+    /// the future): when the customer's job asked for it, which the
+    /// manager measures a plan from (`dispatch::Batch`'s `asked_at`).
+    #[serde(default)]
+    pub iat: u64,
     #[serde(default)]
     pub actor: Option<String>,
     /// The workflow that asked for the token:
@@ -414,6 +419,7 @@ mod tests {
             run_attempt: None,
             jti: None,
             exp: 0,
+            iat: 0,
             actor: None,
             job_workflow_ref: workflow_ref.map(str::to_string),
         }

@@ -367,7 +367,7 @@ impl RepoPoll<'_> {
         let status = if self.dry_run {
             0
         } else {
-            self.relay.dispatch(self.c, &subject).await.status
+            self.relay.dispatch(self.c, &subject, None).await.status
         };
         let polled = Polled {
             customer: self.c.slug.clone(),

@@ -31,7 +31,10 @@
 //!   the wait as `Retry-After`.
 //! - A batch of one event is sent as a plain `fleetform-plan` or
 //!   `fleetform-apply` dispatch, as are all events when the batch size is
-//!   1 (a manager without the batch workflow).
+//!   1 (a manager without the batch workflow); but a lone event that
+//!   carries when its customer asked (`asked_at`, a `/dispatch` with an
+//!   OIDC token) goes as a batch of one, the only dispatch with room for
+//!   that time.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -69,6 +72,9 @@ pub struct Event {
     /// When it was first asked for (an earlier attempt of the same event
     /// included): its place in the queue.
     pub since: tokio::time::Instant,
+    /// When the customer's job first asked, by GitHub's clock (its OIDC
+    /// token's `iat`, Unix seconds): its batch entry's `asked_at`.
+    pub asked_at: Option<u64>,
 }
 
 struct Waiting {
@@ -152,7 +158,7 @@ impl Pending {
                 };
                 let size = q
                     .front()
-                    .map_or(0, |w| w.event.payload.to_string().len() + 64);
+                    .map_or(0, |w| w.event.payload.to_string().len() + 96);
                 if out.len() >= n || (!out.is_empty() && bytes + size > MAX_BATCH_BYTES) {
                     return out;
                 }
@@ -348,7 +354,7 @@ impl Queue {
             Ok(s) => s,
             Err(a) => return self.answer(taken, Err(a)),
         };
-        let (event_type, payload) = body(&taken);
+        let (event_type, payload) = body(&taken, self.batch);
         // A task of its own that answers every caller of the batch (or puts
         // it back): a caller going away never cancels a dispatch half-sent.
         let (pending, hold) = (self.pending.clone(), self.hold.clone());
@@ -407,14 +413,25 @@ fn deferred(a: &Answer) -> Option<Duration> {
 /// a token first).
 pub type SenderFuture<'a> = Pin<Box<dyn Future<Output = Result<Sender, Answer>> + Send + 'a>>;
 
-/// One event as a plain dispatch; several as a batch.
-fn body(taken: &[Waiting]) -> (String, Value) {
+/// One event as a plain dispatch; several as a batch. A lone event that
+/// carries its customer's time (`asked_at`) goes as a batch of one when
+/// the manager has the batch workflow (`batch` > 1): a plain dispatch's
+/// payload has no room for it (GitHub's 10 top-level keys, all used).
+fn body(taken: &[Waiting], batch: usize) -> (String, Value) {
     if let [one] = taken {
-        return (one.event.event_type.to_string(), one.event.payload.clone());
+        if one.event.asked_at.is_none() || batch == 1 {
+            return (one.event.event_type.to_string(), one.event.payload.clone());
+        }
     }
     let entries: Vec<Value> = taken
         .iter()
-        .map(|w| json!({ "event_type": w.event.event_type, "payload": w.event.payload }))
+        .map(|w| {
+            let mut entry = json!({ "event_type": w.event.event_type, "payload": w.event.payload });
+            if let Some(at) = w.event.asked_at {
+                entry["asked_at"] = json!(at);
+            }
+            entry
+        })
         .collect();
     (EVENT_BATCH.to_string(), json!({ "v": 1, "batch": entries }))
 }
@@ -437,6 +454,7 @@ mod tests {
             event_type: "fleetform-plan",
             payload: json!({ "n": n }),
             since: tokio::time::Instant::now(),
+            asked_at: None,
         }
     }
 
@@ -514,17 +532,44 @@ mod tests {
     fn one_event_is_a_plain_dispatch_several_a_batch() {
         let mut p = Pending::default();
         p.push(event("a", 1), oneshot::channel().0);
-        let (t, v) = body(&p.take_fair(5));
+        let (t, v) = body(&p.take_fair(5), 5);
         assert_eq!((t.as_str(), v["n"].as_u64()), ("fleetform-plan", Some(1)));
         p.push(event("a", 1), oneshot::channel().0);
         p.push(event("b", 2), oneshot::channel().0);
-        let (t, v) = body(&p.take_fair(5));
+        let (t, v) = body(&p.take_fair(5), 5);
         assert_eq!(t, EVENT_BATCH);
         assert_eq!(
             v["batch"][1],
             json!({ "event_type": "fleetform-plan", "payload": { "n": 2 } })
         );
         assert_eq!(v.as_object().unwrap().len(), 2);
+    }
+
+    /// An event that carries its customer's time travels in a batch entry,
+    /// alone too, where the manager has the batch workflow; without it
+    /// (`batch: 1`) it goes plain, its time left behind.
+    #[test]
+    fn a_customers_time_travels_in_a_batch_entry_even_alone() {
+        let asked = |c: &str, n: u64| Event {
+            asked_at: Some(1_795_000_000 + n),
+            ..event(c, n)
+        };
+        let mut p = Pending::default();
+        p.push(asked("a", 1), oneshot::channel().0);
+        let (t, v) = body(&p.take_fair(5), 5);
+        assert_eq!(t, EVENT_BATCH);
+        assert_eq!(
+            v,
+            json!({"v": 1, "batch": [{ "event_type": "fleetform-plan", "payload": { "n": 1 }, "asked_at": 1_795_000_001u64 }]})
+        );
+        p.push(asked("a", 1), oneshot::channel().0);
+        let (t, v) = body(&p.take_fair(1), 1);
+        assert_eq!((t.as_str(), v), ("fleetform-plan", json!({ "n": 1 })));
+        p.push(asked("a", 1), oneshot::channel().0);
+        p.push(event("b", 2), oneshot::channel().0);
+        let (_, v) = body(&p.take_fair(5), 5);
+        assert_eq!(v["batch"][0]["asked_at"], 1_795_000_001u64);
+        assert_eq!(v["batch"][1].get("asked_at"), None);
     }
 }
 

@@ -25,6 +25,7 @@ mod hold {
                     event_type: "fleetform-plan",
                     payload: json!({ "n": i }),
                     since: tokio::time::Instant::now(),
+                    asked_at: None,
                 };
                 let sender = || -> SenderFuture<'static> {
                     let (tries, sent) = (tries.clone(), sent.clone());
@@ -88,6 +89,7 @@ mod hold {
             event_type: "fleetform-plan",
             payload: json!({}),
             since: tokio::time::Instant::now(),
+            asked_at: None,
         };
         let never = || -> SenderFuture<'static> { Box::pin(async { panic!("nothing is sent") }) };
         let answer = queue.submit(event, never).await.unwrap_err();
@@ -137,6 +139,7 @@ mod flow {
                     event_type: "fleetform-plan",
                     payload: json!({ "n": i }),
                     since: tokio::time::Instant::now(),
+                    asked_at: None,
                 };
                 let sender = recording_sender(sent, Duration::from_millis(20));
                 queue.submit(event, sender).await
@@ -171,6 +174,7 @@ mod burst {
                     event_type: "fleetform-plan",
                     payload: json!({ "n": i }),
                     since: tokio::time::Instant::now(),
+                    asked_at: None,
                 };
                 let sender = super::flow::recording_sender(sent, Duration::from_millis(300));
                 queue.submit(event, sender).await

@@ -272,7 +272,7 @@ impl Relay {
             dispatch_id: delivery_dispatch_id(v, after),
             files,
         };
-        self.dispatch(&customer, &subject).await
+        self.dispatch(&customer, &subject, None).await
     }
 
     async fn on_pull_request(&self, v: &Value) -> Answer {
@@ -333,7 +333,7 @@ impl Relay {
             dispatch_id: delivery_dispatch_id(v, sha),
             files,
         };
-        self.dispatch(&customer, &subject).await
+        self.dispatch(&customer, &subject, None).await
     }
 
     /// A new comment on a pull request whose text is a command: the relay
@@ -396,7 +396,7 @@ impl Relay {
             Ok(f) => f,
             Err(a) => return a,
         };
-        self.dispatch(&customer, &subject).await
+        self.dispatch(&customer, &subject, None).await
     }
 
     /// Which of the files fleetform reads exist at `sha`.

@@ -76,6 +76,10 @@ pub struct Sample {
     pub measure: Measure,
     /// When the measured time started (RFC 3339, GitHub's).
     pub from: String,
+    /// Which time `from` is: `token` (a plan: the customer job's OIDC
+    /// token, which the relay carried), `run` (a plan: when GitHub made
+    /// the manager's run) or `approval` (an apply).
+    pub start: String,
     /// When it ended (RFC 3339, GitHub's).
     pub to: String,
     pub secs: u64,
@@ -152,23 +156,34 @@ pub fn view(r: &SlaReport) -> SlaView {
     }
 }
 
-/// `acme/staging plan: 3h 00m against 1h 00m (from → to)`.
+/// `acme/staging plan: 3h 00m against 1h 00m (from → to, from the
+/// customer's token)`.
 fn breach_words(b: &Sample) -> String {
     format!(
-        "{} {}: {} against {} ({} → {})",
+        "{} {}: {} against {} ({} → {}, {})",
         b.place(),
         b.measure.as_str(),
         duration(b.secs),
         b.target_secs.map(duration).unwrap_or_default(),
         b.from,
         b.to,
+        start_words(&b.start),
     )
+}
+
+/// Which time a measure started at, as the report's readers read it.
+pub fn start_words(start: &str) -> &'static str {
+    match start {
+        "token" => "from the customer's token",
+        "approval" => "from the approval",
+        _ => "from the manager's run",
+    }
 }
 
 /// The report as Markdown: the table, then every breach with its run.
 pub fn markdown(r: &SlaReport) -> String {
     let mut out = format!(
-        "# Response times against the SLA\n\nFrom {} to {}, measured by GitHub's own times.\n\n",
+        "# Response times against the SLA\n\nFrom {} to {}, measured by GitHub's own times: a plan from when the customer's job asked the relay (its token), else from when GitHub made the manager's run; an apply from its approval.\n\n",
         r.since, r.until
     );
     if r.rows.is_empty() {
@@ -229,7 +244,7 @@ fn breaches(r: &SlaReport) -> String {
 /// One CSV row per measured plan or apply, oldest first.
 pub fn csv(samples: &[Sample]) -> String {
     let mut out = String::from(
-        "customer,product,environment,measure,from,to,seconds,target_seconds,breached,run_url\n",
+        "customer,product,environment,measure,from,to,seconds,target_seconds,breached,run_url,start\n",
     );
     for s in samples {
         let cells = [
@@ -243,6 +258,7 @@ pub fn csv(samples: &[Sample]) -> String {
             s.target_secs.map(|t| t.to_string()).unwrap_or_default(),
             s.breached().to_string(),
             s.run_url.clone().unwrap_or_default(),
+            s.start.clone(),
         ];
         let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
         out.push_str(&line.join(","));

@@ -53,10 +53,23 @@ fn the_sla_report_measures_the_loops_records_and_shows_a_forced_breach() {
     let pager = crate::notify::Receiver::start(vec![], 200);
     let d = w.last_dispatch();
     let (cmd, _) = w.dispatch_step(&d);
+    w.gh.reset_counters();
     ok(&common::Run::from(cmd)
         .args(["plan", "--dispatch", "--env", "staging"])
         .env("FLEETFORM_PAGER_WEBHOOK", &pager.url)
         .output());
+    // A direct dispatch carries no time of the customer's: the run read
+    // for its start is the budget's one more request.
+    let book = Budgets::from_book();
+    let plan = "`plan --dispatch`, per environment";
+    assert_eq!(
+        w.gh.request_count(),
+        book.lead(plan)
+            + book.n(plan, " for a pull request's plan")
+            + book.n(plan, " per job when `sla:` promises a plan time"),
+        "{}",
+        w.gh.request_lines()
+    );
     let told = pager.bodies();
     assert_eq!(told.len(), 1, "{told:?}");
     assert_eq!(
@@ -97,7 +110,6 @@ fn the_sla_report_measures_the_loops_records_and_shows_a_forced_breach() {
     ok(&out);
     assert_eq!(files.outputs()["applied"], "true");
     // The run read for its time is the budget's one more request.
-    let book = Budgets::from_book();
     let apply = "`apply --dispatch`";
     assert_eq!(
         w.gh.request_count(),
@@ -110,6 +122,10 @@ fn the_sla_report_measures_the_loops_records_and_shows_a_forced_breach() {
     let plans: Vec<_> = lines.iter().filter(|l| l["action"] == "plan").collect();
     assert_eq!(plans.len(), 2, "{lines:?}");
     assert_eq!(plans[0]["times"]["event"], late_at.as_str());
+    assert!(
+        plans.iter().all(|p| p["times"]["event_from"] == "run"),
+        "{plans:?}"
+    );
     assert!(
         plans.iter().all(|p| p["times"]["comment"].is_string()),
         "{plans:?}"

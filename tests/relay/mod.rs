@@ -17,6 +17,7 @@ pub(crate) mod replays;
 pub(crate) mod rotation;
 pub(crate) mod scale;
 pub(crate) mod serve;
+pub(crate) mod sla;
 pub(crate) mod webhooks;
 
 /// The relays' clock for what they let expire (claims going stale, kept

@@ -122,6 +122,10 @@ fn the_sla_report_reads_as_a_table_and_its_breaches() {
             16,
         ),
     ];
+    // A plan the relay carried its customer's token time for (the
+    // others, like records from before it, from the manager's run).
+    let mut events = events;
+    events[2].times.event_from = Some("token".into());
     let window = Window {
         since: fleetform::fleet::sla::seconds("2026-10-01T00:00:00Z").unwrap(),
         until: fleetform::fleet::sla::seconds("2026-11-30T00:00:00Z").unwrap(),

@@ -13,6 +13,10 @@ pub struct Dispatched {
     /// The account that sent the dispatch (the event's `sender.login`, set
     /// by GitHub from the token used: `<app>[bot]` for an App).
     pub sender: Option<String>,
+    /// When the customer's job asked the relay (its OIDC token's `iat`,
+    /// Unix seconds): a batch entry's `asked_at`, which only the relay
+    /// sets; `None` for a single dispatch.
+    pub asked_at: Option<u64>,
 }
 
 /// Reads and checks the `repository_dispatch` event. A `fleetform-batch`
@@ -27,17 +31,19 @@ pub fn read_event(ctx: &RunContext) -> Result<Dispatched> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let client_payload = event.get("client_payload").unwrap_or(&Value::Null);
-    let (event_type, payload) = match action {
+    let (event_type, payload, asked_at) = match action {
         EVENT_PLAN | EVENT_APPLY => (
             action.to_string(),
             Payload::parse(client_payload).map_err(|e| Error::refused(e.to_string()))?,
+            None,
         ),
         EVENT_BATCH => {
             let BatchEntry {
                 event_type,
                 payload,
+                asked_at,
             } = batch_entry(ctx, client_payload)?;
-            (event_type, payload)
+            (event_type, payload, asked_at)
         }
         _ => {
             return Err(Error::refused(format!(
@@ -49,6 +55,7 @@ pub fn read_event(ctx: &RunContext) -> Result<Dispatched> {
         event_type,
         payload,
         sender: sender(&event),
+        asked_at,
     })
 }
 

@@ -125,6 +125,7 @@ mod tests {
             event_type: "fleetform-apply".into(),
             payload: Payload::parse(&payload).unwrap(),
             sender: None,
+            asked_at: None,
         }
     }
 

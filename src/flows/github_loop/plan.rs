@@ -152,7 +152,7 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, cx: &Context) -> Resul
         Stage::Plan,
         cx,
     )?;
-    let sla = super::sla::client(&session.rt, &manager, &session.ctx, cx)?;
+    let sla = super::sla::client(&session.rt, &manager, dispatched, (&session.ctx, cx))?;
     session.rt.block_on(async {
         super::authorise::not_a_stale_rerun(rerun.as_ref(), &session.ctx).await?;
         let command =
@@ -191,7 +191,14 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, cx: &Context) -> Resul
             settings: &settings,
             reporter: &reporter,
             handed: handed.as_ref(),
-            event_at: super::sla::run_created(sla.as_ref(), &session.ctx, &cx.out).await,
+            event_at: super::sla::plan_start(
+                &manager,
+                dispatched,
+                sla.as_ref(),
+                &session.ctx,
+                &cx.out,
+            )
+            .await,
             cx,
         };
         for view in &views {
@@ -211,8 +218,9 @@ struct Products<'a> {
     reporter: &'a Reporter<'a>,
     /// The customer's secrets identities the key job handed over.
     handed: Option<&'a crate::values::secret_files::Keys>,
-    /// When GitHub made this run (with `sla:`), see [`super::sla`].
-    event_at: Option<String>,
+    /// When the customer's event asked, and which time that is (with
+    /// `sla:`), see [`super::sla::plan_start`].
+    event_at: (Option<String>, Option<String>),
     cx: &'a Context,
 }
 
@@ -310,7 +318,7 @@ struct PlanRun<'a> {
     key: &'a ArtifactKey,
     out_dir: &'a Path,
     reporter: &'a Reporter<'a>,
-    event_at: Option<String>,
+    event_at: (Option<String>, Option<String>),
     cx: &'a Context,
 }
 
@@ -452,7 +460,8 @@ impl PlanRun<'_> {
         };
         let comment_id = written.as_ref().map(|w| w.id);
         let times = crate::audit::Times {
-            event: self.event_at.clone(),
+            event: self.event_at.0.clone(),
+            event_from: self.event_at.1.clone(),
             comment: written.and_then(|w| w.at),
             ..Default::default()
         };

@@ -1,12 +1,15 @@
 //! The times plans and applies are measured by against `sla:` (see
-//! `fleet::sla`), from GitHub's own timestamps: when GitHub made the run
-//! for the customer's event (the workflow run's `created_at`, read here:
-//! the plan's dispatch, or the apply's — the customer's go-ahead, a merge
-//! or `/fleetform apply`), when it wrote the plan comment (the comment
+//! `fleet::sla`), from GitHub's own timestamps: when the customer's job
+//! asked the relay (its OIDC token's `iat`, carried in the relay's batch
+//! entry, [`plan_start`]), else when GitHub made the run for the
+//! customer's event (the workflow run's `created_at`, read here: the
+//! plan's dispatch, or the apply's — the customer's go-ahead, a merge or
+//! `/fleetform apply`), when it wrote the plan comment (the comment
 //! write's answer, see `comment`), when the apply was approved
 //! ([`approval_time`]) and the apply's final deployment status (its
 //! answer, see `deployments`). The runner's clock measures nothing.
 
+use super::event::Dispatched;
 use crate::audit::Entry;
 use crate::ci::RunContext;
 use crate::config::Manager;
@@ -16,19 +19,52 @@ use crate::github::GitHub;
 use crate::output::Output;
 
 /// The manager's client to read this run by, when `sla:` promises a plan
-/// time in some environment (else nothing is read). Made before the
-/// async part, as the re-run check's.
+/// time in some environment and the dispatch carries no time of the
+/// customer's own (else nothing is read). Made before the async part, as
+/// the re-run check's.
 pub(super) fn client(
     rt: &tokio::runtime::Runtime,
     manager: &Manager,
-    ctx: &RunContext,
-    cx: &Context,
+    dispatched: &Dispatched,
+    (ctx, cx): (&RunContext, &Context),
 ) -> Result<Option<(GitHub, String)>> {
-    if !manager.config.sla.values().any(|t| t.plan_within.is_some()) {
+    if dispatched.asked_at.is_some()
+        || !manager.config.sla.values().any(|t| t.plan_within.is_some())
+    {
         return Ok(None);
     }
     super::session::manager_client(rt, ctx, cx).map(Some)
 }
+
+/// Where a plan's time starts, and which time that is
+/// (`audit::Times::event_from`): when the customer's job asked the relay,
+/// its OIDC token's `iat`, which the relay verified and carried in its
+/// batch entry (only the relay's entries carry one, `dispatch::Batch`);
+/// else when GitHub made this run ([`run_created`]), which a direct or
+/// single dispatch has to go by. Nothing without `sla:`'s plan promise.
+pub(super) async fn plan_start(
+    manager: &Manager,
+    dispatched: &Dispatched,
+    client: Option<&(GitHub, String)>,
+    ctx: &RunContext,
+    out: &Output,
+) -> (Option<String>, Option<String>) {
+    if !manager.config.sla.values().any(|t| t.plan_within.is_some()) {
+        return (None, None);
+    }
+    if let Some(at) = dispatched.asked_at {
+        return (Some(crate::audit::rfc3339(at)), Some(FROM_TOKEN.into()));
+    }
+    match run_created(client, ctx, out).await {
+        Some(at) => (Some(at), Some(FROM_RUN.into())),
+        None => (None, None),
+    }
+}
+
+/// `event_from` of a plan measured from the customer job's token.
+pub const FROM_TOKEN: &str = "token";
+/// `event_from` of a plan measured from the manager run's creation.
+pub const FROM_RUN: &str = "run";
 
 /// When GitHub made this apply's run, when `sla:` promises an apply time
 /// in `env` (else nothing is read).

@@ -58,6 +58,7 @@ pub(super) fn dispatched(event_type: &str, payload: Payload) -> Dispatched {
         event_type: event_type.into(),
         payload,
         sender: None,
+        asked_at: None,
     }
 }
 
