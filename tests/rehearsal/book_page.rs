@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use crate::doctor::register_app::click_through;
 use crate::moto::Moto;
-use crate::support::actions_runner::{Event, Runner};
+use crate::support::actions_runner::{workflows_in, Event, Runner};
 use crate::support::fake_github::FakeGitHub;
 use crate::support::oidc::FakeIssuer;
 use crate::world::MANAGER;
@@ -427,14 +427,15 @@ fn first_plan_comment(w: &World, instructions: &str) -> Vec<String> {
     let mut manager = Runner::new(MANAGER);
     manager.sealed_secrets(gh, &w.actions_key);
     manager.machine_env("FLEETFORM_RETRY_BASE_MS", "50");
-    let deploy = w.cwd.join(".github/workflows/manager-deploy.yml");
+    // What GitHub starts for the relay's dispatch: a lone event the
+    // relay timed goes as a batch of one (manager-batch.yml).
+    let workflows = w.cwd.join(".github/workflows");
     manager
-        .run(
-            gh,
-            &deploy.display().to_string(),
-            &Event::dispatch(&dispatch),
-        )
-        .assert_succeeded(&["authorise", "plan-staging", "plan-production", "conclude"]);
+        .run_started(gh, &workflows_in(&workflows), &Event::dispatch(&dispatch))
+        .assert_entry_succeeded(
+            0,
+            &["authorise", "plan-staging", "plan-production", "conclude"],
+        );
     gh.comments(CUSTOMER_REPO, pr)
         .into_iter()
         .map(|c| c.body)

@@ -12,7 +12,7 @@ use super::onboarding::init_manager_world;
 use super::relay_loop::customer_runner_of;
 use crate::form::{issue_body, issue_event, written};
 use crate::relay::serve::{RelayWorld, CUSTOMER_APP_ID};
-use crate::support::actions_runner::{Event, Runner};
+use crate::support::actions_runner::{workflows_in, Event, Runner};
 use crate::templates::deploy_run::deploy_runner;
 
 const HOOLI: &str = "hooli/hooli-infra";
@@ -72,8 +72,7 @@ fn an_issue_from_the_form_becomes_a_planned_pull_request() {
     let repo_dir = dir.path().join("hooli");
     let workflow = |p: &str| repo_dir.join(p).display().to_string();
     let mut manager = deploy_runner(w);
-    let deploy = w.fx.path("manager/.github/workflows/manager-deploy.yml");
-    let deploy = deploy.display().to_string();
+    let deploy = workflows_in(&w.fx.path("manager/.github/workflows"));
     // The setting the form workflow's header asks for.
     w.gh.set_workflow_permissions(HOOLI, "read", true);
 
@@ -148,9 +147,16 @@ fn an_issue_from_the_form_becomes_a_planned_pull_request() {
         )
         .assert_succeeded(&["trigger"]);
     let d = w.last_dispatch();
-    assert_eq!(d["event_type"], "fleetform-plan", "{d}");
-    let planned = manager.run(&w.gh, &deploy, &Event::dispatch(&d));
-    planned.assert_succeeded(&["authorise", "plan-staging", "plan-production", "conclude"]);
+    assert_eq!(
+        crate::relay::scale::lone_event(&d).0,
+        "fleetform-plan",
+        "{d}"
+    );
+    let planned = manager.run_started(&w.gh, &deploy, &Event::dispatch(&d));
+    planned.assert_entry_succeeded(
+        0,
+        &["authorise", "plan-staging", "plan-production", "conclude"],
+    );
     let comments = w.gh.comments(HOOLI, pull.number);
     assert!(
         comments

@@ -13,7 +13,7 @@
 
 use super::relay_loop::{customer_runner_of, merged_and_applied, opened_with};
 use crate::relay::serve::{RelayWorld, CUSTOMER_APP_ID};
-use crate::support::actions_runner::Event;
+use crate::support::actions_runner::{workflows_in, Event};
 use crate::templates::deploy_run::deploy_runner;
 
 const HOOLI: &str = "hooli/hooli-infra";
@@ -95,11 +95,8 @@ fn a_new_customer_is_onboarded_and_its_first_change_applied() {
         .display()
         .to_string();
     // The deploy workflow init wrote into the manager.
-    let deploy =
-        w.fx.path("manager/.github/workflows/manager-deploy.yml")
-            .display()
-            .to_string();
-    let deploy = deploy.as_str();
+    let deploy = workflows_in(&w.fx.path("manager/.github/workflows"));
+    let deploy = deploy.as_slice();
 
     // Its first pull request.
     let vars = files[0]
@@ -110,9 +107,13 @@ fn a_new_customer_is_onboarded_and_its_first_change_applied() {
         w.gh.commit(HOOLI, "first", &[("infra/variables.yml", vars.as_str())]);
     let pr = w.gh.open_pr(HOOLI, "first", "main", "Our first settings");
     let d = opened_with(&rw, &mut customer, &trigger, pr, "first", &head);
-    assert_eq!(d["client_payload"]["customer_repo"], HOOLI, "{d}");
-    let planned = manager.run(&w.gh, deploy, &Event::dispatch(&d));
-    planned.assert_succeeded(&["authorise", "plan-staging", "plan-production", "conclude"]);
+    let (_, payload) = crate::relay::scale::lone_event(&d);
+    assert_eq!(payload["customer_repo"], HOOLI, "{d}");
+    let planned = manager.run_started(&w.gh, deploy, &Event::dispatch(&d));
+    planned.assert_entry_succeeded(
+        0,
+        &["authorise", "plan-staging", "plan-production", "conclude"],
+    );
     let comments = w.gh.comments(HOOLI, pr);
     assert!(
         comments

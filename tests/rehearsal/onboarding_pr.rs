@@ -11,7 +11,7 @@
 
 use super::onboarding::init_manager_world;
 use crate::relay::serve::{RelayWorld, CUSTOMER_APP_ID};
-use crate::support::actions_runner::{Event, Runner};
+use crate::support::actions_runner::{workflows_in, Event, Runner};
 use crate::templates::deploy_run::deploy_runner;
 
 const HOOLI: &str = "hooli/hooli-infra";
@@ -152,10 +152,13 @@ fn a_customer_merges_one_pull_request_and_its_first_change_is_planned() {
         "first",
         &head,
     );
-    let deploy = w.fx.path("manager/.github/workflows/manager-deploy.yml");
+    let workflows = w.fx.path("manager/.github/workflows");
     manager
-        .run(&w.gh, &deploy.display().to_string(), &Event::dispatch(&d))
-        .assert_succeeded(&["authorise", "plan-staging", "plan-production", "conclude"]);
+        .run_started(&w.gh, &workflows_in(&workflows), &Event::dispatch(&d))
+        .assert_entry_succeeded(
+            0,
+            &["authorise", "plan-staging", "plan-production", "conclude"],
+        );
     let comments = w.gh.comments(HOOLI, pr);
     assert!(
         comments

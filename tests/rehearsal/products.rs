@@ -53,7 +53,10 @@ fn a_customer_on_products_is_planned_and_applied_through_the_templates() {
     merged_and_applied(
         &rw,
         (&mut customer, &mut manager),
-        (super::relay_loop::TRIGGER, deploy),
+        (
+            super::relay_loop::TRIGGER,
+            &super::relay_loop::dispatch_workflows(),
+        ),
         (ACME, pr, "products"),
     );
     w.gh.assert_clean();

@@ -93,6 +93,18 @@ pub(crate) fn opened_with(
     rw.w.last_dispatch()
 }
 
+/// The manager's two workflows a dispatch from the relay starts (this
+/// checkout's): manager-deploy.yml for a plan or apply, manager-batch.yml
+/// for a batch, also a batch of one (a lone event the relay timed).
+pub(crate) fn dispatch_workflows() -> Vec<String> {
+    [
+        "workflows/manager-deploy.yml",
+        "workflows/manager-batch.yml",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// The deploy workflow's jobs of an apply of both environments.
 pub(crate) const APPLIED: [&str; 6] = [
     "authorise",
@@ -111,7 +123,7 @@ pub(crate) const APPLIED: [&str; 6] = [
 pub(crate) fn merged_and_applied(
     rw: &RelayWorld,
     (customer, manager): (&mut Runner, &mut Runner),
-    (trigger, deploy): (&str, &str),
+    (trigger, deploy): (&str, &[String]),
     (repo, pr, branch): (&str, u64, &str),
 ) -> (String, serde_json::Value) {
     let w = &rw.w;
@@ -131,11 +143,11 @@ pub(crate) fn merged_and_applied(
         .run_with_oidc(&w.gh, &rw.issuer, trigger, &push)
         .assert_succeeded(&["trigger"]);
     let d = w.last_dispatch();
-    assert_eq!(d["event_type"], "fleetform-apply");
+    assert_eq!(crate::relay::scale::lone_event(&d).0, "fleetform-apply");
     manager.approve("production-apply", "provider-lead");
     manager
-        .run(&w.gh, deploy, &Event::dispatch(&d))
-        .assert_succeeded(&APPLIED);
+        .run_started(&w.gh, deploy, &Event::dispatch(&d))
+        .assert_entry_succeeded(0, &APPLIED);
     (merged, d)
 }
 
@@ -169,7 +181,7 @@ fn a_pull_request_is_planned_and_its_merge_applied_through_the_relay() {
     let (merged, d) = merged_and_applied(
         &rw,
         (&mut customer, &mut manager),
-        (TRIGGER, deploy),
+        (TRIGGER, &dispatch_workflows()),
         (ACME, pr, "feature"),
     );
     assert_eq!(d["client_payload"]["pr"], serde_json::Value::Null);

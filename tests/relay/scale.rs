@@ -238,6 +238,27 @@ pub fn payloads(d: &Value) -> Vec<Value> {
     }
 }
 
+/// The one event a dispatch carries, as (event type, payload): a plain
+/// dispatch's, or the entry of a batch of one (a lone event the relay
+/// timed goes so). Fails the test for a batch of several.
+pub fn lone_event(d: &Value) -> (String, Value) {
+    match d["event_type"].as_str() {
+        Some("fleetform-batch") => {
+            let batch = d["client_payload"]["batch"].as_array().unwrap();
+            assert_eq!(batch.len(), 1, "one event: {d}");
+            let e = &batch[0];
+            (
+                e["event_type"].as_str().unwrap().to_string(),
+                e["payload"].clone(),
+            )
+        }
+        other => (
+            other.unwrap_or_default().to_string(),
+            d["client_payload"].clone(),
+        ),
+    }
+}
+
 /// Each event the manager received, by commit: the dispatches unpacked
 /// (a batch's entries, or a plain dispatch).
 pub fn received(rw: &RelayWorld) -> (usize, BTreeMap<String, usize>) {

@@ -488,9 +488,11 @@ pub(super) async fn still_active_on_default_branch(
 /// the plan `(digest, customer)`: `None` for `auto_apply: true`; for
 /// `auto_apply: false` a reviewer other than the dispatcher, read from the
 /// run's deployment reviews (1 request), or `Ok(Err(reason))`, a refusal
-/// naming the missing protection. In a batch entry's run (several
-/// customers' applies in one run) the approving review must also name the
-/// plan's digest ([`crate::policy::approval::approver_naming`]).
+/// naming the missing protection. In a run of a batch of several
+/// customers' events (several customers' applies in one run, released by
+/// one approval) the approving review must also name the plan's digest
+/// ([`crate::policy::approval::approver_naming`]); a batch of one runs one
+/// customer's applies, as a single dispatch does.
 pub(super) async fn reviewed_plan_by(
     manager: &Manager,
     env: &str,
@@ -498,7 +500,7 @@ pub(super) async fn reviewed_plan_by(
     gh: &(GitHub, String),
     plan: (&str, &str),
 ) -> Result<std::result::Result<Option<String>, String>> {
-    let named = ctx.batch_entry.is_some().then_some(plan);
+    let named = super::event::in_batch_of_several(ctx).then_some(plan);
     reviewed_by_excluding(manager, env, ctx, gh, &[], named).await
 }
 

@@ -96,6 +96,23 @@ pub fn read_batch_event(ctx: &RunContext) -> Result<(Batch, Option<String>)> {
     Ok((batch, sender(&event)))
 }
 
+/// Whether this run works on one entry of a batch of several customers'
+/// events (a batch of one runs as a single dispatch would: one customer's
+/// jobs wait on each environment). A batch entry whose batch cannot be
+/// read again counts as several, so its approval must name its plan.
+pub fn in_batch_of_several(ctx: &RunContext) -> bool {
+    if ctx.batch_entry.is_none() {
+        return false;
+    }
+    let Ok(event) = dispatch_event(ctx) else {
+        return true;
+    };
+    match read_batch(event.get("client_payload").unwrap_or(&Value::Null)) {
+        Ok(batch) => batch.entries.len() > 1,
+        Err(_) => true,
+    }
+}
+
 /// The checked batch of a `fleetform-batch` dispatch.
 fn read_batch(client_payload: &Value) -> Result<Batch> {
     Batch::parse(client_payload).map_err(|e| Error::refused(e.to_string()))

@@ -506,9 +506,10 @@ impl PlanRun<'_> {
     fn record_planned(&self, env: &str, s: &PlanSummary, times: crate::audit::Times) {
         let payload = self.payload();
         let place = slot(self.product(), env);
-        // In a batch run one approval of an environment releases every
-        // entry's apply: each plan is approved by its digest.
-        if self.session.ctx.batch_entry.is_some() && s.has_changes {
+        // In a run of a batch of several one approval of an environment
+        // releases every entry's apply: each plan is approved by its
+        // digest.
+        if super::event::in_batch_of_several(&self.session.ctx) && s.has_changes {
             let _ = self.session.ctx.append_summary(&format!(
                 "In this batch run, approve `{}`'s apply by its digest: the review's comment holds `{} {}`\n\n",
                 self.customer.slug,

@@ -12,6 +12,8 @@
 //! - `steps`: `run:` steps in bash with `GITHUB_ENV`, `GITHUB_OUTPUT`,
 //!   `GITHUB_PATH` and `GITHUB_STEP_SUMMARY`, and composite actions step by
 //!   step, as the runner does.
+//! - `triggers`: whether the event starts the workflow at all (its `on:`
+//!   and activity types); the runner refuses to run one it would not.
 //! - `stand_ins`: the third-party actions the templates use
 //!   (`actions/checkout` from the fake's repositories,
 //!   `hashicorp/setup-terraform` with only the versions this machine has,
@@ -27,7 +29,8 @@
 //!
 //! What the runner does not model, and so no test here may claim: job
 //! concurrency groups (jobs run one at a time, in order), timeouts,
-//! services and containers, and masking in logs.
+//! services and containers, masking in logs, and an `on:`'s branch and
+//! path filters.
 #![allow(dead_code)]
 
 mod calls;
@@ -37,6 +40,7 @@ mod jobs;
 mod stand_in_cache;
 mod stand_ins;
 mod steps;
+mod triggers;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -252,6 +256,36 @@ impl Runner {
         self.new_run(gh, path, event, None)
     }
 
+    /// Runs the one workflow of `workflows` (paths as [`Runner::run`]
+    /// takes them; [`workflows_in`] lists a repository's) that GitHub
+    /// starts for `event`: a `fleetform-batch` dispatch runs
+    /// manager-batch.yml, a plan or apply dispatch manager-deploy.yml.
+    /// Fails the test when none or several would start.
+    pub fn run_started(
+        &mut self,
+        gh: &FakeGitHub,
+        workflows: &[String],
+        event: &Event,
+    ) -> WorkflowRun {
+        let started: Vec<&String> = workflows
+            .iter()
+            .filter(|path| {
+                let text = crate::common::workflow::text(path);
+                yaml_serde::from_str::<yaml_serde::Value>(&text)
+                    .is_ok_and(|raw| triggers::starts(&raw, &event.name, &event.payload).is_ok())
+            })
+            .collect();
+        let [path] = started.as_slice() else {
+            panic!(
+                "{} of {workflows:?} start for this {} event: {started:?}",
+                started.len(),
+                event.name
+            );
+        };
+        let path = path.to_string();
+        self.run(gh, &path, event)
+    }
+
     /// [`Runner::run`], the jobs with `id-token: write` getting their OIDC
     /// token from `issuer` with GitHub's claims for them.
     pub fn run_with_oidc(
@@ -329,6 +363,19 @@ impl Runner {
     pub fn disk(&self) -> &Path {
         self.dir()
     }
+}
+
+/// The workflows of a repository's `.github/workflows` folder `dir`, as
+/// [`Runner::run_started`] takes them.
+pub fn workflows_in(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("yml"))
+        .map(|p| p.display().to_string())
+        .collect();
+    out.sort();
+    out
 }
 
 /// The Terraform on this machine's PATH: its version and executable.
