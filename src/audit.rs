@@ -81,8 +81,11 @@ pub struct Times {
     /// Which time `event` is, for a plan: `token` when the relay carried
     /// the customer job's OIDC token time (its `iat`, GitHub's signed time
     /// of when the job the customer's event started asked the relay), else
-    /// `run` (the manager run's `created_at`). Absent on older records and
-    /// applies: `run`.
+    /// `event` when the relay carried GitHub's own time of the event (a
+    /// signed webhook delivery's: a push's `pushed_at`, a pull request's
+    /// `updated_at`, a comment's `created_at`; or a pull request's
+    /// `updated_at` that `poll` listed), else `run` (the manager run's
+    /// `created_at`). Absent on older records and applies: `run`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_from: Option<String>,
     /// When the plan comment on the customer's pull request was written:

@@ -76,7 +76,12 @@ pub fn run(args: &PollArgs, manager_dir: &std::path::Path, cx: &Context) -> Resu
         .map_err(|e| Error::usage(e.to_string()))?;
     let mut loaded = PollReport::default();
     let mut state = load_state(&file, &mut loaded, &cx.out);
-    let relay = Relay::new(settings).with_events_in_memory();
+    // Batches as the relay does (the manager's batch workflow): a pull
+    // request's dispatch then carries GitHub's time of it (`asked_at`).
+    let (batch, _) = crate::relay::batch_size(&settings, None);
+    let relay = Relay::new(settings)
+        .with_events_in_memory()
+        .with_batch(batch);
     let rt = crate::github::runtime()?;
     let mut report = rt.block_on(relay.poll(&registry, &mut state, args.dry_run));
     report.state_lost = loaded.state_lost;

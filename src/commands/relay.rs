@@ -10,8 +10,6 @@ use crate::relay::serve::{self, Handled, Limits};
 use crate::relay::{pending, redeliver};
 use crate::relay::{Relay, Settings, WEBHOOK_SECRET_ENV, WEBHOOK_SECRET_PREVIOUS_ENV};
 
-use crate::config::BATCH_WORKFLOW;
-
 #[derive(Debug, Args)]
 pub struct RelayArgs {
     #[command(subcommand)]
@@ -119,7 +117,7 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, cx: &Context) -> Res
                 h.method, h.path, h.status, h.what, h.millis
             ));
         });
-        let (batch, said) = batch_size(&settings, *batch);
+        let (batch, said) = crate::relay::batch_size(&settings, *batch);
         let relay = Arc::new(Relay::new(settings).with_batch(batch));
         cx.out.note(&relay.events.describe());
         cx.out.note(&said);
@@ -129,26 +127,6 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, cx: &Context) -> Res
         cx.out.result("relay stopped: requests in flight finished or the grace period ended");
         Ok(())
     })
-}
-
-/// The batch size (`--batch`, else `relay.batch`), 1 without the batch
-/// workflow in the manager checkout, and what to say of it at start.
-fn batch_size(settings: &Settings, flag: Option<usize>) -> (usize, String) {
-    let wanted = flag
-        .unwrap_or(settings.relay.batch)
-        .clamp(1, crate::config::MAX_RELAY_BATCH);
-    let present = settings
-        .manager
-        .path(std::path::Path::new(BATCH_WORKFLOW))
-        .is_file();
-    match (wanted, present) {
-        (n, true) if n > 1 => (
-            n,
-            format!("up to {n} events per dispatch (the manager's {BATCH_WORKFLOW} fans them out)"),
-        ),
-        (1, _) => (1, "one event per dispatch (`relay.batch: 1`): GitHub's write limits cap the relay near 80 events a minute and 500 an hour".into()),
-        _ => (1, format!("warning: one event per dispatch: batches of {wanted} are configured but the manager checkout has no {BATCH_WORKFLOW} (`fleetform doctor` fails on it; copy it from fleetform's workflows/, or set `relay.batch: 1`); GitHub's write limits cap the relay near 80 events a minute and 500 an hour")),
-    }
 }
 
 /// With a records store, the sweeps that take over and dispatch the events

@@ -16,6 +16,10 @@ pub struct OpenPull {
     pub head_sha: String,
     pub head_ref: String,
     pub head_repo_id: Option<u64>,
+    /// When GitHub last changed the pull request (`updated_at`, Unix
+    /// seconds): for a new head, when it moved, unless the pull request
+    /// was edited since.
+    pub updated_at: Option<u64>,
 }
 
 impl GitHub {
@@ -70,6 +74,11 @@ impl GitHub {
                     head_sha: head_sha.to_string(),
                     head_ref,
                     head_repo_id: pr.pointer("/head/repo/id").and_then(Value::as_u64),
+                    updated_at: pr
+                        .get("updated_at")
+                        .and_then(Value::as_str)
+                        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                        .and_then(|t| u64::try_from(t.as_second()).ok()),
                 })
             })
             .collect();

@@ -52,14 +52,14 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
-use crate::config::Activity;
-use crate::config::{Customer, Manager, Registry, RelayConfig};
+use crate::config::{Activity, Customer, Manager, Registry, RelayConfig};
 use crate::dispatch::{Payload, EVENT_APPLY, EVENT_PLAN};
 use crate::error::{Error, Say};
 use crate::github::{ApiRoot, AppKey, AppRole, GitHub, GitHubError, Permissions};
 use crate::report::customer::Refusal;
 use crate::util::shares::Shares;
 
+pub use queue::batch_size;
 pub use subject::Subject;
 
 /// An event to send: customer, type, payload, `asked_at` (GitHub's time).

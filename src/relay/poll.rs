@@ -219,7 +219,7 @@ impl RepoPoll<'_> {
             true
         } else {
             let subject = self.head_subject(&sha, &title, &files).await?;
-            self.dispatch(subject, report).await
+            self.dispatch(subject, None, report).await
         };
         if handled {
             seen.head_etag = etag;
@@ -287,8 +287,9 @@ impl RepoPoll<'_> {
             });
             return Ok(true);
         }
+        let asked_at = pr.updated_at;
         match self.new_pull(pr).await? {
-            Some(subject) => Ok(self.dispatch(subject, report).await),
+            Some(subject) => Ok(self.dispatch(subject, asked_at, report).await),
             None => Ok(true),
         }
     }
@@ -362,12 +363,21 @@ impl RepoPoll<'_> {
     }
 
     /// Dispatches `subject` (not in a dry run); `true` when the manager has
-    /// it.
-    async fn dispatch(&self, subject: Subject, report: &mut PollReport) -> bool {
+    /// it. `asked_at`: GitHub's time of the event (a pull request's
+    /// `updated_at`), which the plan is measured from against `sla:`; a
+    /// default branch's head has none GitHub stamps without another
+    /// request (a commit's dates are the pusher's), so it is measured from
+    /// the manager's run.
+    async fn dispatch(
+        &self,
+        subject: Subject,
+        asked_at: Option<u64>,
+        report: &mut PollReport,
+    ) -> bool {
         let status = if self.dry_run {
             0
         } else {
-            self.relay.dispatch(self.c, &subject, None).await.status
+            self.relay.dispatch(self.c, &subject, asked_at).await.status
         };
         let polled = Polled {
             customer: self.c.slug.clone(),

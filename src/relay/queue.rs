@@ -32,9 +32,9 @@
 //! - A batch of one event is sent as a plain `fleetform-plan` or
 //!   `fleetform-apply` dispatch, as are all events when the batch size is
 //!   1 (a manager without the batch workflow); but a lone event that
-//!   carries when its customer asked (`asked_at`, a `/dispatch` with an
-//!   OIDC token) goes as a batch of one, the only dispatch with room for
-//!   that time.
+//!   carries when its customer asked (`asked_at`: a `/dispatch` token's
+//!   `iat`, a webhook delivery's or a polled pull request's own time) goes
+//!   as a batch of one, the only dispatch with room for that time.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -46,6 +46,7 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 use super::Answer;
+use crate::config::BATCH_WORKFLOW;
 
 pub use crate::dispatch::{EVENT_BATCH, MAX_BATCH};
 /// The most bytes of payloads one batch carries (GitHub takes a
@@ -399,6 +400,26 @@ fn answer_batch(
     }
     for w in taken {
         let _ = w.done.send(result.clone());
+    }
+}
+
+/// The batch size (`--batch`, else `relay.batch`), 1 without the batch
+/// workflow in the manager checkout, and what to say of it at start.
+pub fn batch_size(settings: &super::Settings, flag: Option<usize>) -> (usize, String) {
+    let wanted = flag
+        .unwrap_or(settings.relay.batch)
+        .clamp(1, crate::config::MAX_RELAY_BATCH);
+    let present = settings
+        .manager
+        .path(std::path::Path::new(BATCH_WORKFLOW))
+        .is_file();
+    match (wanted, present) {
+        (n, true) if n > 1 => (
+            n,
+            format!("up to {n} events per dispatch (the manager's {BATCH_WORKFLOW} fans them out)"),
+        ),
+        (1, _) => (1, "one event per dispatch (`relay.batch: 1`): GitHub's write limits cap the relay near 80 events a minute and 500 an hour".into()),
+        _ => (1, format!("warning: one event per dispatch: batches of {wanted} are configured but the manager checkout has no {BATCH_WORKFLOW} (`fleetform doctor` fails on it; copy it from fleetform's workflows/, or set `relay.batch: 1`); GitHub's write limits cap the relay near 80 events a minute and 500 an hour")),
     }
 }
 

@@ -272,7 +272,8 @@ impl Relay {
             dispatch_id: delivery_dispatch_id(v, after),
             files,
         };
-        self.dispatch(&customer, &subject, None).await
+        let asked_at = github_time(v, "/repository/pushed_at");
+        self.dispatch(&customer, &subject, asked_at).await
     }
 
     async fn on_pull_request(&self, v: &Value) -> Answer {
@@ -333,7 +334,8 @@ impl Relay {
             dispatch_id: delivery_dispatch_id(v, sha),
             files,
         };
-        self.dispatch(&customer, &subject, None).await
+        let asked_at = github_time(v, "/pull_request/updated_at");
+        self.dispatch(&customer, &subject, asked_at).await
     }
 
     /// A new comment on a pull request whose text is a command: the relay
@@ -396,7 +398,8 @@ impl Relay {
             Ok(f) => f,
             Err(a) => return a,
         };
-        self.dispatch(&customer, &subject, None).await
+        let asked_at = github_time(v, "/comment/created_at");
+        self.dispatch(&customer, &subject, asked_at).await
     }
 
     /// Which of the files fleetform reads exist at `sha`.
@@ -422,6 +425,24 @@ impl Relay {
             )));
         }
         Ok(present)
+    }
+}
+
+/// When GitHub says the delivery's event happened, as Unix seconds: the
+/// signed payload's own time at `pointer`, which the plan is measured from
+/// against `sla:` (a batch entry's `asked_at`, as a trigger's token `iat`
+/// is). A push's `repository.pushed_at` is Unix seconds; other events'
+/// times (`pull_request.updated_at`, `comment.created_at`) are ISO 8601
+/// ("Webhook events and payloads"). `None` when absent or unreadable: the
+/// plan is then measured from the manager's run.
+fn github_time(v: &Value, pointer: &str) -> Option<u64> {
+    match v.pointer(pointer)? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s
+            .parse::<jiff::Timestamp>()
+            .ok()
+            .and_then(|t| u64::try_from(t.as_second()).ok()),
+        _ => None,
     }
 }
 
@@ -475,6 +496,22 @@ mod tests {
         ));
         assert!(!signature_ok(&secrets, body, "sha256=zz"));
         assert!(!signature_ok(&secrets, body, ""));
+    }
+
+    #[test]
+    fn github_times_of_a_delivery() {
+        let v = serde_json::json!({
+            "repository": {"pushed_at": 1795849338},
+            "pull_request": {"updated_at": "2026-11-28T07:00:00Z"},
+            "comment": {"created_at": "not a time"},
+        });
+        assert_eq!(github_time(&v, "/repository/pushed_at"), Some(1795849338));
+        assert_eq!(
+            github_time(&v, "/pull_request/updated_at"),
+            Some(1795849200)
+        );
+        assert_eq!(github_time(&v, "/comment/created_at"), None);
+        assert_eq!(github_time(&v, "/missing"), None);
     }
 
     #[test]

@@ -175,6 +175,7 @@ fn breach_words(b: &Sample) -> String {
 pub fn start_words(start: &str) -> &'static str {
     match start {
         "token" => "from the customer's token",
+        "event" => "from GitHub's time of the event",
         "approval" => "from the approval",
         _ => "from the manager's run",
     }
@@ -183,7 +184,7 @@ pub fn start_words(start: &str) -> &'static str {
 /// The report as Markdown: the table, then every breach with its run.
 pub fn markdown(r: &SlaReport) -> String {
     let mut out = format!(
-        "# Response times against the SLA\n\nFrom {} to {}, measured by GitHub's own times: a plan from when the customer's job asked the relay (its token), else from when GitHub made the manager's run; an apply from its approval.\n\n",
+        "# Response times against the SLA\n\nFrom {} to {}, measured by GitHub's own times: a plan from when the customer's job asked the relay (its token) or GitHub's time of the event (a webhook's, a pull request's), else from when GitHub made the manager's run; an apply from its approval.\n\n",
         r.since, r.until
     );
     if r.rows.is_empty() {

@@ -180,3 +180,126 @@ fn a_relayed_plan_is_measured_from_the_customers_token() {
     );
     rw.w.gh.assert_clean();
 }
+
+/// Through the relay's webhook the start is the event's own time in
+/// GitHub's signed delivery: a pull request's `updated_at` (ISO 8601), a
+/// push's `repository.pushed_at` (Unix seconds, as GitHub's push payload
+/// has it; "Webhook events and payloads"). Two hours ago with a one-hour
+/// promise: a breach, reported as from GitHub's time of the event.
+#[test]
+fn a_plan_from_a_webhook_is_measured_from_githubs_time_of_the_event() {
+    let mut rw = RelayWorld::new();
+    rw.w.fx.append(
+        "manager/fleetform.yml",
+        "\nsla:\n  staging:\n    plan_within: 1h\n",
+    );
+    rw.w.fx.write(
+        "manager/.github/workflows/manager-batch.yml",
+        "# the manager's batch workflow (its presence turns batches on)\n",
+    );
+    let relay = rw.start(4);
+    let head = rw.w.change_acme("feature", 7);
+    let pr = rw.w.gh.open_pr(ACME, "feature", "main", "seven");
+    let id = rw.w.gh.repo_id(ACME);
+    let asked = common::unix_now() - 2 * 3600;
+    let delivery = json!({
+        "action": "synchronize", "number": pr,
+        "pull_request": {
+            "number": pr, "updated_at": fleetform::audit::rfc3339(asked),
+            "head": { "sha": head, "ref": "feature", "repo": { "id": id } },
+        },
+        "repository": { "id": id, "full_name": ACME, "default_branch": "main" },
+    });
+    let (status, answer) = crate::relay::webhooks::signed_delivery(
+        &relay,
+        "pull_request",
+        "d-sla-1",
+        &delivery,
+        crate::relay::serve::WEBHOOK_SECRET,
+    );
+    assert_eq!(status, 202, "{answer}");
+    crate::relay::redeliver::wait_until("the webhook's dispatch", 60, || {
+        !rw.w.gh.dispatches(MANAGER).is_empty()
+    });
+    let sent = rw.w.gh.dispatches(MANAGER);
+    assert_eq!(sent.len(), 1);
+    let d = &sent[0];
+    assert_eq!(d["event_type"], "fleetform-batch", "{d}");
+    assert_eq!(d["client_payload"]["batch"][0]["asked_at"], asked, "{d}");
+    let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"], "sender": d["sender"] });
+    let out = manager_job(
+        &mut rw,
+        &event,
+        Some("0"),
+        &["plan", "--dispatch", "--env", "staging"],
+    );
+    ok(&out);
+    let plan =
+        rw.w.audit_lines()
+            .into_iter()
+            .find(|l| l["action"] == "plan")
+            .expect("the plan's audit event");
+    assert_eq!(
+        plan["times"]["event"],
+        fleetform::audit::rfc3339(asked).as_str(),
+        "{plan}"
+    );
+    assert_eq!(plan["times"]["event_from"], "event", "{plan}");
+    let md = common::Run::from(rw.w.fx.fleetform())
+        .args(["report", "sla"])
+        .output();
+    ok(&md);
+    assert!(
+        md.stdout.contains("from GitHub's time of the event"),
+        "{}",
+        md.stdout
+    );
+
+    // A push to the default branch: `repository.pushed_at` in seconds.
+    let main = rw.w.change_acme("main", 8);
+    let pushed = common::unix_now() - 600;
+    let push = json!({
+        "ref": "refs/heads/main", "after": main,
+        "commits": [{ "modified": ["infra/variables.yml"], "added": [], "removed": [] }],
+        "head_commit": { "message": "Raise max (#12)" },
+        "repository": { "id": id, "full_name": ACME, "default_branch": "main", "pushed_at": pushed },
+    });
+    let (status, answer) = crate::relay::webhooks::signed_delivery(
+        &relay,
+        "push",
+        "d-sla-2",
+        &push,
+        crate::relay::serve::WEBHOOK_SECRET,
+    );
+    assert_eq!(status, 202, "{answer}");
+    crate::relay::redeliver::wait_until("the push's dispatch", 60, || {
+        rw.w.gh.dispatches(MANAGER).len() == 2
+    });
+    let sent = rw.w.gh.dispatches(MANAGER);
+    let d = sent.last().unwrap();
+    assert_eq!(d["client_payload"]["batch"][0]["asked_at"], pushed, "{d}");
+    assert_eq!(
+        d["client_payload"]["batch"][0]["event_type"], "fleetform-apply",
+        "{d}"
+    );
+
+    // `poll` of a pull request: its `updated_at` as GitHub lists it (the
+    // fake moves it when the head branch gets a commit, as GitHub does),
+    // so the wait for the next poll counts.
+    let state = rw.w.scratch.path().join("poll-state.json");
+    crate::relay::webhooks::poll(&rw, &state);
+    let before = rw.w.gh.dispatches(MANAGER).len();
+    let moved = rw.w.change_acme("feature", 9);
+    let pushed = common::unix_now();
+    let polled = crate::relay::webhooks::poll(&rw, &state);
+    let sent = rw.w.gh.dispatches(MANAGER);
+    assert_eq!(sent.len(), before + 1, "{polled}");
+    let entry = &sent[before]["client_payload"]["batch"][0];
+    assert_eq!(entry["payload"]["sha"], moved.as_str(), "{entry}");
+    let at = entry["asked_at"].as_u64().expect("the pull request's time");
+    assert!(
+        at.abs_diff(pushed) <= 5,
+        "asked_at {at}, pushed {pushed}: {entry}"
+    );
+    rw.w.gh.assert_clean();
+}

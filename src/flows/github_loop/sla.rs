@@ -37,11 +37,14 @@ pub(super) fn client(
 }
 
 /// Where a plan's time starts, and which time that is
-/// (`audit::Times::event_from`): when the customer's job asked the relay,
-/// its OIDC token's `iat`, which the relay verified and carried in its
-/// batch entry (only the relay's entries carry one, `dispatch::Batch`);
-/// else when GitHub made this run ([`run_created`]), which a direct or
-/// single dispatch has to go by. Nothing without `sla:`'s plan promise.
+/// (`audit::Times::event_from`): GitHub's time of the customer's ask,
+/// which the relay verified and carried in its batch entry (only the
+/// relay's entries carry one, `dispatch::Batch`): the customer job's OIDC
+/// token's `iat` when a trigger asked (its payload names the trigger's
+/// run), else GitHub's own time of the event (a signed webhook delivery's,
+/// or a pull request's `updated_at` that `poll` read); else when GitHub
+/// made this run ([`run_created`]), which a direct or single dispatch has
+/// to go by. Nothing without `sla:`'s plan promise.
 pub(super) async fn plan_start(
     manager: &Manager,
     dispatched: &Dispatched,
@@ -53,7 +56,11 @@ pub(super) async fn plan_start(
         return (None, None);
     }
     if let Some(at) = dispatched.asked_at {
-        return (Some(crate::audit::rfc3339(at)), Some(FROM_TOKEN.into()));
+        let from = match dispatched.payload.trigger_run_url {
+            Some(_) => FROM_TOKEN,
+            None => FROM_EVENT,
+        };
+        return (Some(crate::audit::rfc3339(at)), Some(from.into()));
     }
     match run_created(client, ctx, out).await {
         Some(at) => (Some(at), Some(FROM_RUN.into())),
@@ -63,6 +70,11 @@ pub(super) async fn plan_start(
 
 /// `event_from` of a plan measured from the customer job's token.
 pub const FROM_TOKEN: &str = "token";
+/// `event_from` of a plan measured from GitHub's own time of the event,
+/// which the relay carried: in its signed webhook delivery (a push's
+/// `repository.pushed_at`, a pull request's `updated_at`, a comment's
+/// `created_at`), or a pull request's `updated_at` as `poll` listed it.
+pub const FROM_EVENT: &str = "event";
 /// `event_from` of a plan measured from the manager run's creation.
 pub const FROM_RUN: &str = "run";
 

@@ -69,37 +69,6 @@ impl WorkflowRun {
             .collect()
     }
 
-    /// The id of job `id` working on entry `i` of the event: `id` in a
-    /// run of the workflow that defines it, `<caller> (<i>) / <id>` when a
-    /// caller ran that workflow once per matrix entry (manager-batch.yml
-    /// for a `fleetform-batch` dispatch).
-    pub fn entry_job_id(&self, i: usize, id: &str) -> String {
-        let called = format!(" ({i}) / {id}");
-        self.jobs
-            .iter()
-            .map(|(j, _)| j)
-            .find(|j| j.ends_with(&called))
-            .cloned()
-            .unwrap_or_else(|| id.to_string())
-    }
-
-    /// [`WorkflowRun::assert_succeeded`] for the jobs of entry `i`; in a
-    /// run that called a workflow per entry, also the caller's own jobs
-    /// (a batch's check).
-    #[track_caller]
-    pub fn assert_entry_succeeded(&self, i: usize, ids: &[&str]) {
-        let mut all: Vec<String> = ids.iter().map(|id| self.entry_job_id(i, id)).collect();
-        let called = self.jobs.iter().any(|(j, _)| j.contains(") / "));
-        all.extend(
-            self.jobs
-                .iter()
-                .map(|(j, _)| j.clone())
-                .filter(|j| called && !j.contains(") / ")),
-        );
-        let all: Vec<&str> = all.iter().map(String::as_str).collect();
-        self.assert_succeeded(&all);
-    }
-
     /// Every job named succeeded; the failing job's log otherwise.
     #[track_caller]
     pub fn assert_succeeded(&self, ids: &[&str]) {

@@ -91,7 +91,21 @@ impl FakeGitHub {
         let sha = st.create_commit(Some(&parent), changes, message);
         let r = st.seeded(repo);
         r.refs.insert(format!("refs/heads/{branch}"), sha.clone());
-        r.pushed_at = util::now_rfc3339();
+        let now = util::now_rfc3339();
+        r.pushed_at = now.clone();
+        // A push to an open pull request's head branch updates the pull
+        // request (GitHub sends `pull_request` `synchronize` and its
+        // `updated_at` moves: "Webhook events and payloads",
+        // pull_request; the REST pull request's `updated_at`).
+        for rec in st.repos.values_mut().flat_map(|r| r.issues.values_mut()) {
+            let heads_here = rec
+                .pull
+                .as_ref()
+                .is_some_and(|p| p.head_repo == repo && p.head_ref == branch);
+            if heads_here && rec.state == "open" {
+                rec.updated_at = now.clone();
+            }
+        }
         sha
     }
 
