@@ -245,7 +245,9 @@ pub fn status_text(rows: &[PairStatus], all: bool) -> String {
     t
 }
 
-/// One line per pair: unit, stage, detail.
+/// One line per pair: unit, stage, detail; under a pair whose adoption
+/// has a link, the link on a line of its own (`https://` only, shown as
+/// foreign text: one line, hidden characters escaped, cut when long).
 pub fn status_table(rows: &[PairStatus]) -> String {
     let names: Vec<String> = rows.iter().map(|r| r.unit.to_string()).collect();
     let w = names.iter().map(String::len).max().unwrap_or(0).max(4);
@@ -254,6 +256,10 @@ pub fn status_table(rows: &[PairStatus]) -> String {
         let line = format!("{name:<w$}  {:<11}  {}", r.stage.word(), r.detail);
         t.push_str(line.trim_end());
         t.push('\n');
+        if let Some(link) = r.link.as_deref().filter(|l| l.starts_with("https://")) {
+            let link = crate::util::text::shown(link);
+            t.push_str(&format!("{:<w$}  {:<11}  on GitHub: {link}\n", "", ""));
+        }
     }
     t
 }
@@ -327,6 +333,22 @@ mod tests {
             detail: format!("detail {i}"),
             link: None,
         }
+    }
+
+    #[test]
+    fn a_link_is_shown_on_one_line_of_its_own_and_only_https() {
+        let mut rows = vec![pair(1, Stage::Adopted), pair(2, Stage::Adopted)];
+        rows[0].link = Some("https://github.com/o/r/pull/7\n::error::x\u{202e}".into());
+        rows[1].link = Some("javascript:alert(1)".into());
+        let t = status_table(&rows);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 4, "{t}");
+        assert_eq!(
+            lines[2],
+            "                           on GitHub: https://github.com/o/r/pull/7\\n::error::x\\u{202e}"
+        );
+        assert!(lines[3].starts_with("c002/staging  adopted"), "{t}");
+        assert!(!t.contains("javascript"), "{t}");
     }
 
     #[test]

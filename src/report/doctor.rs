@@ -6,7 +6,7 @@
 use crate::doctor::{Check, Level, Report, Verdict};
 use crate::output::table;
 
-use super::markdown::{md_code_cell, md_escape};
+use super::markdown::{md_code, md_escape};
 
 fn level(c: &Check) -> &'static str {
     match c.level {
@@ -105,28 +105,19 @@ pub fn md_text(s: &str) -> String {
     parts
         .iter()
         .enumerate()
-        .map(|(i, p)| {
-            if i % 2 == 1 {
-                md_code_cell(p)
-            } else {
-                md_escape(p)
-            }
-        })
+        .map(|(i, p)| if i % 2 == 1 { md_code(p) } else { md_escape(p) })
         .collect()
 }
 
-/// One part's table, or nothing when it has no rows.
+/// One part's checks, a line each (it fits a phone): the result, the
+/// level, the check, what was found and, with `fixes`, what to change and
+/// where; nothing when it has no rows.
 fn md_part(out: &mut String, title: &str, rows: &[&Check], fixes: bool) {
     use std::fmt::Write as _;
     if rows.is_empty() {
         return;
     }
     let _ = write!(out, "\n### {title}\n\n");
-    if fixes {
-        out.push_str("| level | result | check | found | what to change, and where |\n|---|---|---|---|---|\n");
-    } else {
-        out.push_str("| level | result | check | found |\n|---|---|---|---|\n");
-    }
     for c in rows {
         let icon = match c.result {
             Verdict::Pass => "✅ pass",
@@ -136,13 +127,13 @@ fn md_part(out: &mut String, title: &str, rows: &[&Check], fixes: bool) {
         };
         let _ = write!(
             out,
-            "| {} | {icon} | {} | {} |",
+            "- {icon} ({}) **{}**: {}",
             level(c),
             md_text(&c.what),
             md_text(&c.found)
         );
-        if fixes {
-            let _ = write!(out, " {} |", md_text(&c.fix));
+        if fixes && !c.fix.is_empty() {
+            let _ = write!(out, "; what to change, and where: {}", md_text(&c.fix));
         }
         out.push('\n');
     }
@@ -190,7 +181,7 @@ mod tests {
             md_text("set `auto_apply: true` for *x*"),
             "set `auto_apply: true` for \\*x\\*"
         );
-        assert_eq!(md_text("branch `a|<img>`"), "branch `a\\|<img>`");
+        assert_eq!(md_text("branch `a|<img>`"), "branch `a|<img>`");
         // An odd number of backticks is not fleetform's quoting.
         assert_eq!(md_text("a ` b"), "a \\` b");
     }

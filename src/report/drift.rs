@@ -385,7 +385,7 @@ fn attributes(changed: &[String]) -> String {
                 .trim_start_matches('/')
                 .replace("~1", "/")
                 .replace("~0", "~");
-            md_code_cell(if name.is_empty() { "(whole)" } else { &name })
+            md_code(if name.is_empty() { "(whole)" } else { &name })
         })
         .collect();
     if changed.len() > ATTRIBUTES_SHOWN {
@@ -406,16 +406,12 @@ pub fn cloud_event(a: crate::data::summary::Action) -> &'static str {
     }
 }
 
-/// A table of changes with opaque addresses, grouped by action (destroys
-/// first), at most [`ISSUE_ROWS`] rows and how many were left out; `cloud`:
-/// the cloud's events (first column "in the cloud"), else the plan's
-/// actions.
+/// The changes with opaque addresses, a line each (it fits a phone),
+/// grouped by action (destroys first), at most [`ISSUE_ROWS`] lines and
+/// how many were left out: what happened (`cloud`: the cloud's event, else
+/// the plan's action), the address, how many resources, the attributes.
 fn changes_table(rows: &[crate::data::summary::ResourceChange], cloud: bool) -> String {
-    let mut s = String::from(if cloud {
-        "| in the cloud | address | resources | attributes |\n|---|---|---|---|\n"
-    } else {
-        "| plan action | address | resources | attributes |\n|---|---|---|---|\n"
-    });
+    let mut s = String::new();
     let lines = super::opaque::lines(rows);
     // Runs of `count` indexes are one row, the most destructive first.
     let items = super::lists::collapse(
@@ -440,11 +436,14 @@ fn changes_table(rows: &[crate::data::summary::ResourceChange], cloud: bool) -> 
             .collect();
         changed.sort();
         changed.dedup();
+        let attributes = match changed.is_empty() {
+            true => String::new(),
+            false => format!(": attributes {}", attributes(&changed)),
+        };
         s.push_str(&format!(
-            "| {label} | {} | {} | {} |\n",
-            md_code_cell(&i.address),
-            i.count,
-            attributes(&changed)
+            "- {label}: {} ({}){attributes}\n",
+            md_code(&i.address),
+            crate::util::text::count(i.count, "resource", "resources"),
         ));
     }
     if rest > 0 {

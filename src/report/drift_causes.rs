@@ -313,7 +313,7 @@ pub fn issue_title(c: &Cause) -> String {
 /// every pair with a link to the customer's own drift issue.
 pub fn issue_body(c: &Cause, issues: &std::collections::BTreeMap<String, String>) -> String {
     let mut s = format!(
-        "{}\nThe cloud changed outside Terraform the same way in {} ({}), first seen {}: {}.\n\nCause id (for `drift.accepted` in fleetform.yml): {}\n\n| pair | resources | customer's drift issue | accepted |\n|---|---|---|---|\n",
+        "{}\nThe cloud changed outside Terraform the same way in {} ({}), first seen {}: {}.\n\nCause id (for `drift.accepted` in fleetform.yml): {}\n\nEach pair: its resources with the cause, the customer's drift issue, and whether the cause is accepted there.\n\n",
         marker(&c.id),
         crate::util::text::count(c.customers, "customer", "customers"),
         crate::util::text::count(c.pairs.len(), "pair", "pairs"),
@@ -325,16 +325,19 @@ pub fn issue_body(c: &Cause, issues: &std::collections::BTreeMap<String, String>
         let issue = issues
             .get(&p.customer)
             .map(|u| link(&format!("#{}", u.rsplit('/').next().unwrap_or("issue")), u))
-            .unwrap_or_else(|| "-".into());
+            .map_or_else(
+                || "no drift issue".to_string(),
+                |l| format!("drift issue {l}"),
+            );
         let accepted = match (&p.accepted, p.expired) {
-            (Some(a), true) => format!("EXPIRED: {}", md_escape(a)),
-            (Some(a), false) => md_escape(a),
-            _ => "-".into(),
+            (Some(a), true) => format!("acceptance EXPIRED: {}", md_escape(a)),
+            (Some(a), false) => format!("accepted: {}", md_escape(a)),
+            _ => "not accepted".into(),
         };
         s.push_str(&format!(
-            "| {} | {} | {issue} | {accepted} |\n",
-            md_code_cell(&p.place()),
-            p.resources
+            "- {}: {}; {issue}; {accepted}\n",
+            md_code(&p.place()),
+            crate::util::text::count(p.resources, "resource", "resources"),
         ));
     }
     s.push_str("\nValues are not shown: this issue is readable by everyone with access to the manager repo. fleetform closes it once no pair has the cause.\n");

@@ -181,7 +181,9 @@ pub fn start_words(start: &str) -> &'static str {
     }
 }
 
-/// The report as Markdown: the table, then every breach with its run.
+/// The report as Markdown: a line per customer, environment and measure
+/// (it fits a phone where a table of nine columns did not), then every
+/// breach with its run.
 pub fn markdown(r: &SlaReport) -> String {
     let mut out = format!(
         "# Response times against the SLA\n\nFrom {} to {}, measured by GitHub's own times: a plan from when the customer's job asked the relay (its token) or GitHub's time of the event (a webhook's, a pull request's), else from when GitHub made the manager's run; an apply from its approval.\n\n",
@@ -190,17 +192,14 @@ pub fn markdown(r: &SlaReport) -> String {
     if r.rows.is_empty() {
         out.push_str("No plan or apply in this window was measured.\n");
     } else {
-        out.push_str(
-            "| customer | environment | measure | count | p50 | p95 | max | target | breaches |\n",
-        );
-        out.push_str("|---|---|---|---:|---:|---:|---:|---:|---:|\n");
+        out.push_str("Each customer and environment, by measure: how many, the median (p50), the 95th percentile (p95), the longest (max), the target and the breaches.\n\n");
         for row in &r.rows {
             let env = match &row.product {
                 Some(p) => format!("{p}/{}", row.environment),
                 None => row.environment.clone(),
             };
             out.push_str(&format!(
-                "| {} | {} | {} ({}) | {} | {} | {} | {} | {} | {} |\n",
+                "- **{}/{}**, {} ({}): {} measured; p50 {}, p95 {}, max {}; target {}; {}\n",
                 md_escape(&row.customer),
                 md_escape(&env),
                 row.measure.as_str(),
@@ -209,8 +208,10 @@ pub fn markdown(r: &SlaReport) -> String {
                 duration(row.p50_secs),
                 duration(row.p95_secs),
                 duration(row.max_secs),
-                row.target_secs.map(duration).unwrap_or_else(|| "–".into()),
-                row.breaches,
+                row.target_secs
+                    .map(duration)
+                    .unwrap_or_else(|| "none".into()),
+                crate::util::text::count(row.breaches, "breach", "breaches"),
             ));
         }
     }

@@ -132,6 +132,13 @@ fn on_actions_an_adoption_is_applied_only_after_someone_else_approved_the_run() 
     let out = w.expect(0, &["adopt", "status", "--json"]);
     let v: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(v[0]["link"], url.as_str(), "{v:#}");
+    // And the console text, on a line of its own under the pair.
+    let out = w.expect(0, &["adopt", "status"]);
+    let text = String::from_utf8_lossy(out.stdout.as_bytes()).to_string();
+    assert!(text.contains(&format!("on GitHub: {url}\n")), "{text}");
+    insta::with_settings!({filters => vec![(r"sha256:[0-9a-f]{12}\)", "sha256:[short])"), (r"at \d{4}-\d\d-\d\dT[0-9:.]+Z", "at [time]")]}, {
+        insta::assert_snapshot!("adopt_status_linked", text);
+    });
     let html = dashboard_adoptions(&w);
     // The page escapes `/` as `&#x2f;` in attributes, which a browser reads
     // back.
@@ -165,6 +172,12 @@ fn on_actions_an_adoption_is_applied_only_after_someone_else_approved_the_run() 
     let v: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(v[0]["stage"], "adopted", "{v:#}");
     assert!(v[0].get("link").is_none(), "{v:#}");
+    let out = w.expect(0, &["adopt", "status"]);
+    let text = String::from_utf8_lossy(out.stdout.as_bytes()).to_string();
+    assert!(
+        !text.contains("on GitHub") && text.contains("adopted by"),
+        "{text}"
+    );
     assert!(
         !dashboard_adoptions(&w).contains("<a href"),
         "no link to nothing"

@@ -484,10 +484,10 @@ fn json_and_the_step_summary_carry_the_checklist() {
         "{md}"
     );
     assert!(
-        md.contains("| must | ❌ fail | repository secrets |"),
+        md.contains("\n- ❌ fail (must) **repository secrets**: "),
         "{md}"
     );
-    assert!(md.contains("| what to change, and where |"));
+    assert!(md.contains("; what to change, and where: "), "{md}");
     for secret in [common::DISPATCH_SECRET, common::ARTIFACT_KEY, gh.token()] {
         assert!(!md.contains(secret));
     }

@@ -222,7 +222,7 @@ mod rendered {
         }
         assert!(!c.contains("Delete") && !c.contains("Replace"), "{c}");
         let at = |w: &str| {
-            c.find(&format!("| {w} | `aws_"))
+            c.find(&format!("\n- {w} `aws_"))
                 .unwrap_or_else(|| panic!("{w}\n{c}"))
         };
         assert!(
@@ -344,19 +344,19 @@ mod rendered {
         );
         assert!(c.chars().count() <= 65_536, "{}", c.len());
         assert!(
-            c.contains("| `network` | `production` | 5 | 0 | 0 | 10000 | 0 | 0 | 0 | 0 |"),
+            c.contains("- `network` / `production`: 5 pairs changed; destroy 0, replace 0, update 10000, create 0; 0 blocked, 0 failed; 0 breaking\n"),
             "{c}"
         );
         assert!(
-            c.contains("| `e/network/production` | `/cidr_block`"),
+            c.contains("\n- `e/network/production`: `/cidr_block`"),
             "{c}"
         );
         assert!(
             c.contains("Cut to fit GitHub's limit of 65,536 characters"),
             "{c}"
         );
-        // The shape, without the plans' resource rows.
-        let shape: Vec<&str> = c.lines().filter(|l| !l.starts_with("| update |")).collect();
+        // The shape, without the plans' resource lines.
+        let shape: Vec<&str> = c.lines().filter(|l| !l.starts_with("- update ")).collect();
         insta::assert_snapshot!("impact_cut_shape", shape.join("\n"));
     }
 
@@ -496,7 +496,7 @@ mod rendered {
         let c = comment(&i, Some(RUN));
         assert!(c.len() <= 65_536, "{}", c.len());
         assert!(c.contains("Cut to fit"), "{}", &c[..4000]);
-        assert!(c.contains("| `network` | `production` |"), "{}", &c[..4000]);
+        assert!(c.contains("- `network` / `production`: "), "{}", &c[..4000]);
         let s = summary(&i, 1024 * 1024);
         assert!(s.len() <= 1024 * 1024, "{}", s.len());
         // What the step summary says, not only its size: the totals and

@@ -196,7 +196,12 @@ fn a_damaged_state_is_restored_after_a_second_person_and_plans_clean() {
         insta::assert_snapshot!("restore_preview", shown.stdout);
     });
     let html = common::cmark_gfm(&shown.stdout, &["-e", "table"]);
-    assert!(html.contains("<table>"), "{html}");
+    assert!(
+        html.contains(
+            "<li><strong>State</strong>: <code>c01/staging/terraform.tfstate</code></li>"
+        ),
+        "{html}"
+    );
     let digest = common::digest_of(&shown.stdout);
     let apply = [
         "state",

@@ -150,7 +150,8 @@ fn two_instances_and_a_restart_share_the_claims_in_the_records_bucket() {
 /// GitHub fails a delivery it has no answer for within 10 s: the relay
 /// answers (202, accepted) without waiting on GitHub — here GitHub holds
 /// every request until the test lets it go, and has answered none when
-/// the relay's answer comes — and the delivery is dispatched after, once.
+/// the relay's answer comes — and the delivery is dispatched after, once,
+/// though GitHub redelivers it and the customer's trigger asks for it twice.
 /// No wall-clock bound: a relay that waited on any answer of GitHub's
 /// would have none to give before the held requests are let go (the
 /// test's read gives up long before GitHub's 600 s hold ends).
@@ -217,6 +218,13 @@ fn a_slow_delivery_is_answered_at_once_and_dispatched_after() {
         WEBHOOK_SECRET,
     );
     assert_eq!(status, 200, "{again}");
+    // The customer's trigger for the same push, run twice (a re-run, a new
+    // token): the relay's claim answers, nothing is sent again.
+    for _ in 0..2 {
+        let (status, again) = trigger(&rw, &relay, &sha);
+        assert_eq!(status, 200, "{again}");
+        assert!(again["duplicate"].is_string(), "{again}");
+    }
     crate::relay::redeliver::wait_idle(&relay);
-    assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 1);
+    assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 1, "an event doubled");
 }

@@ -115,6 +115,16 @@ fn a_delivery_missed_while_the_relay_was_down_is_redelivered_at_start_and_dispat
         .collect();
     assert_eq!(codes, vec![(false, 0), (true, 202)], "{attempts:?}");
     assert_eq!(gh.dispatches(MANAGER).len(), 1);
+    // The customer's trigger for the same push, which retried while the
+    // relay was down: answered with what the redelivery dispatched.
+    for _ in 0..2 {
+        let token = rw.push_token(ACME, "main", &sha);
+        let (status, again) = crate::relay::serve::dispatch(&relay, &json!({ "token": token }));
+        assert_eq!(status, 200, "{again}");
+        assert!(again["duplicate"].is_string(), "{again}");
+    }
+    wait_idle(&relay);
+    assert_eq!(gh.dispatches(MANAGER).len(), 1, "an event doubled");
     assert_eq!(
         gh.hook_attempts(&other.guid).len(),
         1,

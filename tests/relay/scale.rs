@@ -400,7 +400,8 @@ fn a_cold_start_paces_installation_lookups_with_the_mints() {
 
 /// Installation ids are kept per repository: each customer's burst of
 /// pull requests mints one token, and when it has expired a new one is
-/// minted with the installation id the relay kept, never looked up again.
+/// minted with the installation id the relay kept, never looked up again;
+/// a re-run of the first pull requests' triggers dispatches nothing again.
 #[test]
 fn a_warm_relay_never_looks_an_installation_up_twice() {
     let (rw, pushes) = fleet(20);
@@ -427,6 +428,17 @@ fn a_warm_relay_never_looks_an_installation_up_twice() {
         "{} answers not 202",
         second.answers.iter().filter(|a| a.0 != 202).count()
     );
+    assert_eq!(lookups_and_mints(&rw), (20, 40), "looked up again");
+    crate::relay::redeliver::wait_idle(&relay);
+    // Each customer's trigger re-runs its first three pull requests' runs
+    // (new tokens): answered with what was dispatched, nothing sent again.
+    let again = burst_of(&rw, &relay, &three);
+    let not_duplicate = again
+        .answers
+        .iter()
+        .filter(|(s, a, _)| *s != 200 || !a["duplicate"].is_string())
+        .count();
+    assert_eq!(not_duplicate, 0, "answers not 200 duplicate");
     assert_eq!(lookups_and_mints(&rw), (20, 40), "looked up again");
     crate::relay::redeliver::wait_idle(&relay);
     let (_, events) = received(&rw);

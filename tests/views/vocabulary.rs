@@ -115,19 +115,19 @@ fn drift_issue_escapes_cells_counts_omitted_rows_and_groups() {
     // The hostile address's key is hidden, pipe and backtick included.
     assert!(!body.contains("a|b"), "{body}");
     assert!(
-        html.contains("<td><code>terraform_data.x[…]</code></td>"),
+        html.contains("<li>destroy: <code>terraform_data.x[…]</code> (1 resource)</li>"),
         "{html}"
     );
-    assert_eq!(body.matches("| destroy |").count(), 2, "{body}");
+    assert_eq!(body.matches("\n- destroy: ").count(), 2, "{body}");
     // The 110 created `extra[…]` are one row.
     assert!(
-        body.contains("| create | `terraform_data.extra[0..109]` | 110 | - |"),
+        body.contains("\n- create: `terraform_data.extra[0..109]` (110 resources)\n"),
         "{body}"
     );
-    assert!(body.find("| destroy |").unwrap() < body.find("| replace |").unwrap());
+    assert!(body.find("\n- destroy: ").unwrap() < body.find("\n- replace: ").unwrap());
     // Rows beyond the cap are counted: 26 rows, the first nine shown.
     assert_eq!(ISSUE_ROWS, 10);
-    assert_eq!(body.matches("\n| create |").count(), 5, "{body}");
+    assert_eq!(body.matches("\n- create: ").count(), 5, "{body}");
     assert!(
         body.contains("… and 17 more: 135 resources in all."),
         "{body}"
@@ -172,16 +172,15 @@ fn a_deletion_in_the_cloud_reads_as_the_clouds_event() {
     };
     let body = issue_body("acme", &[&row], None);
     assert!(body.contains("fleetform found drift for `acme`"), "{body}");
-    assert!(body.contains("| in the cloud | address |"), "{body}");
     assert!(
         body.contains(
-            "| deleted outside Terraform — applying creates it again | `terraform_data.gone` | 1 |"
+            "\n- deleted outside Terraform — applying creates it again: `terraform_data.gone` (1 resource)"
         ),
         "{body}"
     );
     assert!(
-        body.contains("| changed outside Terraform | `terraform_data.tags` | 1 |"),
+        body.contains("\n- changed outside Terraform: `terraform_data.tags` (1 resource)"),
         "{body}"
     );
-    assert!(!body.contains("| destroy |"), "{body}");
+    assert!(!body.contains("- destroy:"), "{body}");
 }

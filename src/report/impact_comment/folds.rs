@@ -1,5 +1,5 @@
 //! The folds below the impact's head: each distinct plan, what differs
-//! apart from the change, the changed pairs' table and the customers'
+//! apart from the change, the changed pairs' list and the customers'
 //! problems, each a `<details>` cut between its items.
 
 use std::fmt::Write as _;
@@ -10,9 +10,9 @@ use super::{named, who, word, COLUMNS, PAIRS_NAMED};
 use crate::data::summary::Action;
 use crate::report::comment::{thousands, GROUPS};
 use crate::report::impact::{Broken, Impact, PairImpact, PlanGroup, Plans};
-use crate::report::markdown::{html_escape, md_code, md_code_cell, md_escape};
+use crate::report::markdown::{html_escape, md_code, md_escape};
 
-/// Longest list of changed keys shown per pair in the table.
+/// Longest list of changed keys shown per pair in its line.
 const KEYS_SHOWN: usize = 5;
 /// Members and resources listed in one plan group's fold at most.
 const GROUP_LISTED: usize = 50;
@@ -22,12 +22,12 @@ const ATTRS_SHOWN: usize = 8;
 /// A section below the head: a `<details>` holding items, cut between
 /// items.
 pub(super) struct Fold {
-    /// What it is, for the notice of what was cut (`the pairs' table`).
+    /// What it is, for the notice of what was cut (`the changed pairs' list`).
     name: String,
     /// The `<details><summary>` line (HTML-escaped) and what precedes the items.
     open: String,
     items: Vec<String>,
-    /// Item kind, plural, for the notice (`rows`).
+    /// Item kind, plural, for the notice (`pairs`).
     unit: &'static str,
     /// The number of the distinct plan it details, if it does one.
     plan: Option<usize>,
@@ -144,9 +144,9 @@ pub(super) fn folds(i: &Impact, values: bool) -> Vec<Fold> {
     }
     if !i.changed.is_empty() {
         out.push(Fold {
-            name: "the changed pairs' table".into(),
+            name: "the changed pairs' list".into(),
             open: format!(
-                "<details><summary>The {}, key by key</summary>\n\n| pair | what changes |\n|---|---|\n",
+                "<details><summary>The {}, key by key</summary>\n\n",
                 crate::util::text::count(i.changed.len(), "changed pair", "changed pairs")
             ),
             items: i
@@ -154,13 +154,13 @@ pub(super) fn folds(i: &Impact, values: bool) -> Vec<Fold> {
                 .iter()
                 .map(|p| {
                     format!(
-                        "| {} | {} |\n",
-                        md_code_cell(&p.unit.to_string()),
+                        "- {}: {}\n",
+                        md_code(&p.unit.to_string()),
                         changes(p, values)
                     )
                 })
                 .collect(),
-            unit: "rows",
+            unit: "pairs",
             plan: None,
         });
     }
@@ -188,7 +188,7 @@ fn group_fold(n: usize, g: &PlanGroup) -> Fold {
         format!("; {} in all (Infracost)", html_escape(&c.text()))
     });
     let open = format!(
-        "<details><summary>Plan {n}: {}; {}; {}{cost}</summary>\n\nPairs: {}\n\n{listed}| action | address | attributes |\n|---|---|---|\n",
+        "<details><summary>Plan {n}: {}; {}; {}{cost}</summary>\n\nPairs: {}\n\n{listed}",
         crate::util::text::count(g.members.len(), "pair", "pairs"),
         html_escape(&match counts.is_empty() {
             true => "no resource changes".to_string(),
@@ -207,7 +207,7 @@ fn group_fold(n: usize, g: &PlanGroup) -> Fold {
         .map(|r| {
             let mut changed = match r.changed.is_empty() {
                 true => String::new(),
-                false => md_code_cell(
+                false => md_code(
                     &r.changed
                         .iter()
                         .take(ATTRS_SHOWN)
@@ -219,18 +219,18 @@ fn group_fold(n: usize, g: &PlanGroup) -> Fold {
             if r.changed.len() > ATTRS_SHOWN {
                 changed.push_str(&format!(" and {} more", r.changed.len() - ATTRS_SHOWN));
             }
-            format!(
-                "| {} | {} | {changed} |\n",
-                word(r.action),
-                md_code_cell(&r.address),
-            )
+            let changed = match changed.is_empty() {
+                true => changed,
+                false => format!(": {changed}"),
+            };
+            format!("- {} {}{changed}\n", word(r.action), md_code(&r.address))
         })
         .collect();
     Fold {
         name: format!("plan {n}'s details"),
         open,
         items,
-        unit: "resource rows",
+        unit: "resource changes",
         plan: Some(n),
     }
 }
@@ -313,7 +313,7 @@ fn problems(b: &Broken, values: bool) -> String {
     out
 }
 
-/// One pair's changes for its table cell.
+/// One pair's changes, for its line.
 fn changes(p: &PairImpact, values: bool) -> String {
     let show = |v: &Option<Value>| {
         v.as_ref()
@@ -328,16 +328,16 @@ fn changes(p: &PairImpact, values: bool) -> String {
             let file = c
                 .file
                 .as_deref()
-                .map(|f| format!(" ({})", md_code_cell(f)))
+                .map(|f| format!(" ({})", md_code(f)))
                 .unwrap_or_default();
             match values {
                 true => format!(
                     "{}: {} → {}{file}",
-                    md_code_cell(&c.key),
-                    md_code_cell(&show(&c.old)),
-                    md_code_cell(&show(&c.new)),
+                    md_code(&c.key),
+                    md_code(&show(&c.old)),
+                    md_code(&show(&c.new)),
                 ),
-                false => format!("{}{file}", md_code_cell(&c.key)),
+                false => format!("{}{file}", md_code(&c.key)),
             }
         })
         .collect();

@@ -5,10 +5,10 @@
 //! One shape for all three. First what a reviewer decides on, never cut:
 //! the counts, a CAUTION naming destroys and replacements with the pairs
 //! they hit (capped, with a count, as in the plan comment), the pairs the
-//! gates block or that failed to plan, the customers that would break, one
-//! row per product × environment (pairs changed; destroys, replaces,
+//! gates block or that failed to plan, the customers that would break, a
+//! line per product × environment (pairs changed; destroys, replaces,
 //! updates, creates; blocked, failed, breaking) and how many pairs share
-//! each identical plan. Then the folds (each plan group, the pairs' table,
+//! each identical plan. Then the folds (each plan group, the pairs' list,
 //! what differs apart from the change, the schema problems), kept whole
 //! while they fit; what does not fit is named exactly, with where the
 //! full report is. Text inside raw HTML (`<summary>`) is HTML-escaped,
@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 
 use super::comment::{COMMENT_LIMIT, GROUPS};
 use super::impact::{Broken, Impact};
-use super::markdown::{link, md_code, md_code_cell, md_escape};
+use super::markdown::{link, md_code, md_escape};
 use crate::config::Unit;
 use crate::data::summary::Action;
 
@@ -435,50 +435,50 @@ fn rows(i: &Impact) -> BTreeMap<(String, String), Row> {
     rows
 }
 
-/// One row per product × environment: what a reviewer weighs.
+/// A line per product × environment (it fits a phone, where a table of
+/// eleven columns did not): what a reviewer weighs.
 fn table(i: &Impact) -> String {
     let rows = rows(i);
     if rows.is_empty() {
         return String::new();
     }
     let planned = i.plans.is_some();
-    let mut out = String::from("| product | environment | pairs changed |");
-    if planned {
-        for a in COLUMNS {
-            let _ = write!(out, " {} |", word(a));
-        }
-        out.push_str(" blocked | failed |");
-    }
-    out.push_str(" breaking |\n|---|---|---|");
-    out.push_str(if planned {
-        "---|---|---|---|---|---|"
-    } else {
-        ""
-    });
-    out.push_str("---|\n");
+    let mut out = String::new();
     for ((product, env), r) in rows.iter().take(ROWS) {
-        let product = match product.is_empty() {
-            true => "—".to_string(),
-            false => md_code_cell(product),
+        let place = match product.is_empty() {
+            true => md_code(env),
+            false => format!("{} / {}", md_code(product), md_code(env)),
         };
-        let _ = write!(out, "| {product} | {} | {} |", md_code_cell(env), r.changed);
+        let _ = write!(
+            out,
+            "- {place}: {} changed",
+            crate::util::text::count(r.changed, "pair", "pairs")
+        );
         if planned {
-            for n in r.actions {
-                let _ = write!(out, " {n} |");
-            }
-            let _ = write!(out, " {} | {} |", r.blocked, r.failed);
+            let actions: Vec<String> = COLUMNS
+                .iter()
+                .zip(r.actions)
+                .map(|(a, n)| format!("{} {n}", word(*a)))
+                .collect();
+            let _ = write!(
+                out,
+                "; {}; {} blocked, {} failed",
+                actions.join(", "),
+                r.blocked,
+                r.failed
+            );
         }
-        let _ = writeln!(out, " {} |", r.breaking);
+        let _ = writeln!(out, "; {} breaking", r.breaking);
     }
     if rows.len() > ROWS {
         let _ = writeln!(
             out,
-            "\nand {} more product × environment rows.",
+            "\nand {} more product × environment lines.",
             rows.len() - ROWS
         );
     }
     if planned {
-        out.push_str("\nResource changes per row are summed over its pairs.\n");
+        out.push_str("\nResource changes per line are summed over its pairs.\n");
     }
     out.push('\n');
     out
