@@ -85,26 +85,20 @@ pub fn run(args: &RecordsArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
             .map_err(|e| Error::failed(format!("writing the answer: {e}")));
     }
     let mut lines = vec![
-        format!(
-            "{} events before {} in {} segments ({} written now, {} kept); {}",
-            done.events,
-            done.bound,
-            done.written.len() + done.kept,
-            done.written.len(),
-            done.kept,
+        summary(
+            "events",
+            (done.events, &done.bound),
+            (done.written.len(), done.kept),
             match &done.manifest {
                 Some(m) => format!("manifest {m}"),
                 None => "the last manifest says it all".to_string(),
-            }
+            },
         ),
-        format!(
-            "{} deployment records before {} in {} segments ({} written now, {} kept); {} manifests written",
-            deployed.records,
-            deployed.bound,
-            deployed.written.len() + deployed.kept,
-            deployed.written.len(),
-            deployed.kept,
-            deployed.manifests.len()
+        summary(
+            "deployment records",
+            (deployed.records, &deployed.bound),
+            (deployed.written.len(), deployed.kept),
+            format!("{} manifests written", deployed.manifests.len()),
         ),
     ];
     if let Some(d) = &deleted {
@@ -120,4 +114,18 @@ pub fn run(args: &RecordsArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     }
     cx.out.result(&lines.join("\n"));
     Ok(())
+}
+
+/// One kind's line: `<count> <what> before <bound> in <n> segments (<w>
+/// written now, <k> kept); <manifests>`.
+fn summary(
+    what: &str,
+    (count, bound): (usize, &str),
+    (written, kept): (usize, usize),
+    manifests: String,
+) -> String {
+    format!(
+        "{count} {what} before {bound} in {} segments ({written} written now, {kept} kept); {manifests}",
+        written + kept
+    )
 }

@@ -143,23 +143,14 @@ fn compact_customer(
     let mut all = Vec::new();
     for (span, keys) in spans {
         let old = before.get(span.as_str()).copied();
-        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        if let Some(same) = old.filter(|s| s.keys_sha256 == segments::digest_of_keys(&refs)) {
-            all.push(same.clone());
-            out.kept += 1;
-            continue;
+        let gather = || segments::gather(store, keys, old.as_slice(), cache, &|_| true);
+        let (segment, written) =
+            segments::reuse_or_write(store, PREFIX, span, keys, old, cache, gather)?;
+        match written {
+            true => out.written.push(segment.clone()),
+            false => out.kept += 1,
         }
-        let events = gather(store, keys, old, cache)?;
-        let refs: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
-        if let Some(same) = old.filter(|s| s.keys_sha256 == segments::digest_of_keys(&refs)) {
-            all.push(same.clone());
-            out.kept += 1;
-            continue;
-        }
-        let made = segments::build_at(PREFIX, span, &events)?;
-        segments::write(store, &made, cache)?;
-        out.written.push(made.reference.clone());
-        all.push(made.reference);
+        all.push(segment);
     }
     // A month none of whose records is listed any more keeps its segment.
     for s in before.values() {
@@ -183,35 +174,6 @@ fn compact_customer(
             .push(segments::write_manifest_at(store, &dir, &manifest)?);
     }
     Ok(())
-}
-
-/// The records of `keys` and of the segment `old` made before for the
-/// same month, sorted, with their bytes: from that segment where they
-/// are, else read one by one.
-fn gather(
-    store: &Store,
-    keys: &[String],
-    old: Option<&SegmentRef>,
-    cache: Option<&Path>,
-) -> Result<Vec<(String, Vec<u8>)>, RecordsError> {
-    let mut known: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    if let Some(s) = old {
-        let bytes = segments::fetch(store, s, cache)?;
-        segments::open(s, &bytes, |k, b| {
-            known.insert(k.to_string(), b);
-            Ok(())
-        })?;
-    }
-    let missing: Vec<String> = keys
-        .iter()
-        .filter(|k| !known.contains_key(k.as_str()))
-        .cloned()
-        .collect();
-    store.read_each(&missing, |k, b| {
-        known.insert(k.to_string(), b);
-        Ok(())
-    })?;
-    Ok(known.into_iter().collect())
 }
 
 /// Every deployment record of `customer` (key and bytes) in key order,
