@@ -18,9 +18,10 @@
 //!
 //! A reader takes the customer's newest manifest, reads its segments
 //! (checked against their sha256, kept in the local cache by that digest)
-//! and then, one by one, only the customer's records whose stamp is not
-//! before the bound (or is no stamp at all: such a record is never
-//! compacted). Deployment keys sort by pair, not by time, so a compaction
+//! and then, one by one, only the customer's listed records no segment
+//! holds: those stamped at or after the bound (or with no stamp at all:
+//! such a record is never compacted), and one that arrived late for a
+//! closed month, until a compaction takes it in. Deployment keys sort by pair, not by time, so a compaction
 //! lists `deployments/` whole each time (one request per 1,000 records
 //! not yet deleted) and takes in every record that arrived late; a month's
 //! segment is written anew when its records changed, and a record a
@@ -178,8 +179,8 @@ fn compact_customer(
 
 /// Every deployment record of `customer` (key and bytes) in key order,
 /// each once: the newest manifest's segments (through the cache folder
-/// `cache`), then the records not before its bound, read one by one;
-/// without a manifest, every record one by one.
+/// `cache`), then, one by one, every listed record those segments do not
+/// hold ([`raw_to_read`]); without a manifest, every record one by one.
 pub fn read_customer(
     store: &Store,
     customer: &str,
@@ -188,13 +189,6 @@ pub fn read_customer(
     let manifest = segments::latest_at(store, &manifests_of(customer))?;
     let prefix = super::folder_key(&["deployments", customer])?;
     let listed = store.list(&prefix)?;
-    let raw: Vec<String> = match &manifest {
-        Some(m) => listed
-            .into_iter()
-            .filter(|k| span_of(k, &m.bound).is_none())
-            .collect(),
-        None => listed,
-    };
     let mut found: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     if let Some(m) = &manifest {
         let wanted: Vec<&SegmentRef> = m.segments.iter().collect();
@@ -203,11 +197,25 @@ pub fn read_customer(
             Ok(())
         })?;
     }
+    let raw = raw_to_read(listed, &found);
     store.read_each(&raw, |k, b| {
         found.insert(k.to_string(), b);
         Ok(())
     })?;
     Ok(found.into_iter().collect())
+}
+
+/// The listed records a reader reads one by one: those the segments read
+/// (`held`) do not hold. A record stamped at or after the manifest's bound
+/// is in no segment, so it is read; one before it comes from its month's
+/// segment and is not read again; one stamped before the bound that
+/// arrived after the compaction (late) is in no segment yet, and is read
+/// on its own until a compaction takes it in.
+fn raw_to_read(listed: Vec<String>, held: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    listed
+        .into_iter()
+        .filter(|k| !held.contains_key(k))
+        .collect()
 }
 
 /// The keys of `keys` to keep raw whatever a segment covers: the newest
