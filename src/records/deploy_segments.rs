@@ -21,12 +21,25 @@
 //! and then, one by one, only the customer's listed records no segment
 //! holds: those stamped at or after the bound (or with no stamp at all:
 //! such a record is never compacted), and one that arrived late for a
-//! closed month, until a compaction takes it in. Deployment keys sort by pair, not by time, so a compaction
-//! lists `deployments/` whole each time (one request per 1,000 records
-//! not yet deleted) and takes in every record that arrived late; a month's
-//! segment is written anew when its records changed, and a record a
-//! segment held stays in it even once its own object is deleted
-//! ([`super::delete`]).
+//! closed month, until a compaction takes it in.
+//!
+//! Deployment keys sort by pair, then time, so no `start-after` or month
+//! prefix lists only what arrived since: that would be a listing per pair
+//! (2,000 for 1,000 customers in two environments), more requests than the
+//! whole of `deployments/` (one per 1,000 records not yet deleted). A
+//! compaction therefore lists `deployments/` whole only when it has work
+//! to find: when a month closed since the last full listing (its bound is
+//! not that listing's), when the last full listing is older than
+//! [`RELIST_DAYS`], or when asked (`records compact --relist`). Each full
+//! listing, once its segments and manifests are written, leaves a mark,
+//! `segments/deployments-listed/<time>-<bound>.json`, which the next
+//! compaction finds with one request (`start-after` the time
+//! [`RELIST_DAYS`] ago). In between it lists nothing of `deployments/`:
+//! a record that arrived late for a closed month is read on its own by
+//! the readers (above) and taken into its month's segment by the next
+//! full listing, within [`RELIST_DAYS`]. A month's segment is written
+//! anew when its records changed, and a record a segment held stays in it
+//! even once its own object is deleted ([`super::delete`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -36,6 +49,11 @@ use super::{RecordsError, Store};
 
 /// Where deployment segments live, a folder per customer.
 pub const PREFIX: &str = "segments/deployments/";
+
+/// Where each full listing of `deployments/` leaves its mark.
+pub const LISTED: &str = "segments/deployments-listed/";
+/// The days a full listing of `deployments/` stands for, within a month.
+pub const RELIST_DAYS: i64 = 7;
 
 /// The folder of a customer's manifests.
 pub fn manifests_of(customer: &str) -> String {
@@ -89,20 +107,44 @@ pub struct DeployCompaction {
     pub kept: usize,
     pub records: usize,
     pub manifests: Vec<String>,
+    /// Whether `deployments/` was listed whole (else nothing was to do:
+    /// `records` and `kept` are 0).
+    pub listed: bool,
 }
 
 /// Compacts every customer's deployment records of the months closed
-/// [`SETTLE_SECS`] before `now` (UNIX seconds).
+/// [`SETTLE_SECS`] before `now` (UNIX seconds), when a full listing is
+/// due or `relist` asks for one (see [`self`]).
 pub fn compact(
     store: &Store,
     now: i64,
     cache: Option<&Path>,
+    relist: bool,
 ) -> Result<DeployCompaction, RecordsError> {
-    let bound = bound_at(now - SETTLE_SECS).ok_or_else(|| RecordsError::Io {
+    let refused = |reason: &str| RecordsError::Io {
         what: "compacting",
         key: "deployments/".into(),
-        reason: "the clock is out of range".into(),
-    })?;
+        reason: reason.into(),
+    };
+    let bound = bound_at(now - SETTLE_SECS).ok_or_else(|| refused("the clock is out of range"))?;
+    let mark = |unix: i64| {
+        jiff::Timestamp::from_second(unix)
+            .map(|t| format!("{LISTED}{}", t.strftime("%Y%m%dT%H%M%SZ")))
+            .map_err(|_| refused("the clock is out of range"))
+    };
+    let mut out = DeployCompaction {
+        bound: bound.clone(),
+        ..DeployCompaction::default()
+    };
+    let recent = store.list_after(LISTED, &mark(now - RELIST_DAYS * 86_400)?)?;
+    if !relist
+        && recent
+            .iter()
+            .any(|k| k.ends_with(&format!("-{bound}.json")))
+    {
+        return Ok(out);
+    }
+    out.listed = true;
     let mut by_customer: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
     for key in store.list("deployments/")? {
         if let (Some(span), Some(c)) = (span_of(&key, &bound), customer_of(&key)) {
@@ -115,14 +157,17 @@ pub fn compact(
                 .push(key);
         }
     }
-    let mut out = DeployCompaction {
-        bound: bound.clone(),
-        ..DeployCompaction::default()
-    };
     for (customer, spans) in &by_customer {
         compact_customer(store, customer, spans, &bound, cache, &mut out)?;
     }
-    Ok(out)
+    let done = serde_json::json!({"bound": bound, "records": out.records});
+    match store.create(
+        &format!("{}-{bound}.json", mark(now)?),
+        done.to_string().as_bytes(),
+    ) {
+        Ok(()) | Err(RecordsError::Exists { .. }) => Ok(out),
+        Err(e) => Err(e),
+    }
 }
 
 /// One customer's segments and manifest.

@@ -179,7 +179,19 @@ fn segments_in(fx: &Fixture) -> Vec<String> {
 }
 
 fn compact_json(fx: &Fixture) -> Value {
-    let out = run(fx, &["records", "compact", "--json"]);
+    compact_at(fx, NOW, &[])
+}
+
+/// `records compact --json` at UNIX second `now`, with `more`.
+fn compact_at(fx: &Fixture, now: &str, more: &[&str]) -> Value {
+    let out = common::Run::from(fx.fleetform())
+        .env("FLEETFORM_NOW", now)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["records", "compact", "--json"])
+        .args(more)
+        .output();
     common::assert_ok(&out);
     serde_json::from_str(&stdout(&out)).unwrap()
 }
@@ -277,7 +289,13 @@ fn deployment_records_are_read_once_and_a_late_one_is_taken_in() {
         all,
         "the late record before a compaction"
     );
-    let third = compact_json(&fx);
+    // `deployments/` was listed whole for this bound a moment ago: the
+    // next compaction lists nothing of it and leaves October as it is.
+    let quiet = compact_json(&fx);
+    assert_eq!(quiet["deployments"]["listed"], false, "{quiet}");
+    assert_eq!(quiet["deployments"]["written"], serde_json::json!([]));
+    assert_eq!(deployments_read(&fx), all, "the late record, not listed");
+    let third = compact_at(&fx, NOW, &["--relist"]);
     assert_eq!(
         third["deployments"]["written"].as_array().unwrap().len(),
         1,
@@ -481,6 +499,82 @@ fn in_a_bucket_a_customers_closed_month_costs_one_read() {
         !read.iter().any(|p| p.contains("/202610")),
         "a record the segment holds read again: {read:#?}"
     );
+}
+
+/// In a bucket: a compaction lists `deployments/` whole only when a month
+/// closed since the last full listing, when that is a week old, or when
+/// asked (`--relist`); otherwise it costs one request of the marks, and a
+/// late record waits for the next full listing (read on its own till
+/// then).
+#[test]
+fn a_compaction_lists_every_deployment_record_only_when_due() {
+    let moto = Moto::start();
+    assert!(moto::curl_signed_put(&moto.url("/ledger")));
+    let proxy = FakeS3::start(Some(moto.port()), |_, _| Reply::Forward);
+    let fx = Fixture::new();
+    fx.records_in_s3("ledger", &proxy.url(), "  prefix: fleet/records\n");
+    let mut all = deployment_keys(60);
+    put_all(&moto, "ledger", &all, deployment_body);
+    let whole = |p: &FakeS3| {
+        p.seen()
+            .iter()
+            .filter(|s| s.method == "GET" && s.query.contains("list-type"))
+            .filter(|s| {
+                s.query
+                    .replace("%2F", "/")
+                    .split('&')
+                    .any(|q| q == "prefix=fleet/records/deployments/")
+            })
+            .count()
+    };
+    let lists = |now: &str, more: &[&str]| {
+        let before = whole(&proxy);
+        let done = compact_at(&fx, now, more);
+        (whole(&proxy) - before, done["deployments"].clone())
+    };
+    let (n, d) = lists(NOW, &[]);
+    assert_eq!((n, &d["listed"]), (1, &Value::Bool(true)), "the first: {d}");
+    let (n, d) = lists(NOW, &[]);
+    assert_eq!((n, &d["listed"]), (0, &Value::Bool(false)), "again: {d}");
+    let late = "deployments/acme/_/production/20261030T120000.000Z-late00000000.json".to_string();
+    put_all(
+        &moto,
+        "ledger",
+        std::slice::from_ref(&late),
+        deployment_body,
+    );
+    all.push(late);
+    all.sort();
+    const SIX_DAYS_ON: &str = "1795953600"; // 2026-11-29T12:00Z
+    let (n, d) = lists(SIX_DAYS_ON, &[]);
+    assert_eq!(
+        (n, &d["written"]),
+        (0, &serde_json::json!([])),
+        "six days on: {d}"
+    );
+    assert_eq!(
+        deployments_read(&fx),
+        all,
+        "the late record, read on its own"
+    );
+    let (n, d) = lists(SIX_DAYS_ON, &["--relist"]);
+    assert_eq!(
+        (n, d["written"].as_array().unwrap().len()),
+        (1, 1),
+        "--relist: {d}"
+    );
+    const EIGHT_DAYS_ON: &str = "1796126400"; // 2026-12-01T12:00Z, November closed
+    let (n, d) = lists(EIGHT_DAYS_ON, &[]);
+    assert_eq!(
+        (n, &d["bound"]),
+        (1, &Value::from("20261201T00")),
+        "a month closed: {d}"
+    );
+    let (n, _) = lists(EIGHT_DAYS_ON, &[]);
+    assert_eq!(n, 0, "the same month");
+    const A_WEEK_LATER: &str = "1796734800"; // 2026-12-08T13:00Z, a week and an hour
+    let (n, d) = lists(A_WEEK_LATER, &[]);
+    assert_eq!((n, &d["listed"]), (1, &Value::Bool(true)), "a week on: {d}");
 }
 
 /// Each record put into moto's bucket (its bytes `body(key)`), many at
