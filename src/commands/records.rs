@@ -42,6 +42,12 @@ pub struct CompactArgs {
     /// `deletions/`.
     #[arg(long)]
     pub delete_covered: bool,
+    /// List every deployment record again now (`deployments/` whole), to
+    /// take in one that arrived late for a closed month; otherwise that
+    /// is done when a month closed since the last such listing or it is
+    /// 7 days old.
+    #[arg(long)]
+    pub relist: bool,
 }
 
 pub fn run(args: &RecordsArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
@@ -54,7 +60,8 @@ pub fn run(args: &RecordsArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
         |e: crate::records::RecordsError| Error::failed(format!("{}: {e}", store.describe()));
     let done = crate::records::compact::compact(&store, now, Some(&cache)).map_err(failed)?;
     let deployed =
-        crate::records::deploy_segments::compact(&store, now, Some(&cache)).map_err(failed)?;
+        crate::records::deploy_segments::compact(&store, now, Some(&cache), compact.relist)
+            .map_err(failed)?;
     let deleted = match compact.delete_covered {
         true => Some(crate::records::delete::delete_covered(&store, now).map_err(failed)?),
         false => None,
@@ -72,6 +79,7 @@ pub fn run(args: &RecordsArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
                 "kept": deployed.kept,
                 "records": deployed.records,
                 "manifests": deployed.manifests,
+                "listed": deployed.listed,
             },
             "deleted": deleted.as_ref().map(|d| serde_json::json!({
                 "record": d.record,
@@ -85,27 +93,28 @@ pub fn run(args: &RecordsArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
             .map_err(|e| Error::failed(format!("writing the answer: {e}")));
     }
     let mut lines = vec![
-        format!(
-            "{} events before {} in {} segments ({} written now, {} kept); {}",
-            done.events,
-            done.bound,
-            done.written.len() + done.kept,
-            done.written.len(),
-            done.kept,
+        summary(
+            "events",
+            (done.events, &done.bound),
+            (done.written.len(), done.kept),
             match &done.manifest {
                 Some(m) => format!("manifest {m}"),
                 None => "the last manifest says it all".to_string(),
-            }
+            },
         ),
-        format!(
-            "{} deployment records before {} in {} segments ({} written now, {} kept); {} manifests written",
-            deployed.records,
-            deployed.bound,
-            deployed.written.len() + deployed.kept,
-            deployed.written.len(),
-            deployed.kept,
-            deployed.manifests.len()
-        ),
+        match deployed.listed {
+            true => summary(
+                "deployment records",
+                (deployed.records, &deployed.bound),
+                (deployed.written.len(), deployed.kept),
+                format!("{} manifests written", deployed.manifests.len()),
+            ),
+            false => format!(
+                "deployment records before {}: not listed again (listed whole for this bound within {} days; --relist lists them now)",
+                deployed.bound,
+                crate::records::deploy_segments::RELIST_DAYS
+            ),
+        },
     ];
     if let Some(d) = &deleted {
         lines.push(format!(
@@ -120,4 +129,18 @@ pub fn run(args: &RecordsArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     }
     cx.out.result(&lines.join("\n"));
     Ok(())
+}
+
+/// One kind's line: `<count> <what> before <bound> in <n> segments (<w>
+/// written now, <k> kept); <manifests>`.
+fn summary(
+    what: &str,
+    (count, bound): (usize, &str),
+    (written, kept): (usize, usize),
+    manifests: String,
+) -> String {
+    format!(
+        "{count} {what} before {bound} in {} segments ({written} written now, {kept} kept); {manifests}",
+        written + kept
+    )
 }

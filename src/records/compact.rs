@@ -39,15 +39,6 @@ fn refused(key: &str, reason: impl std::fmt::Display) -> RecordsError {
     }
 }
 
-/// The start of the day `days` before the day of `bound`, as a key every
-/// event key of that day and later sorts after.
-fn days_before(bound: &str, days: i64) -> Option<String> {
-    let day = segments::day_of(bound)?;
-    let date: jiff::civil::Date = day.replace('/', "-").parse().ok()?;
-    let from = date.checked_sub(jiff::Span::new().days(days)).ok()?;
-    Some(format!("audit/{}", from.strftime("%Y/%m/%d")))
-}
-
 /// Compacts the store's audit events up to the hour that ended
 /// [`SETTLE_SECS`] before `now` (UNIX seconds); segments read before are
 /// kept in `cache`.
@@ -58,7 +49,7 @@ pub fn compact(store: &Store, now: i64, cache: Option<&Path>) -> Result<Compacti
     let (trusted, listed) = match &last {
         None => (Vec::new(), store.list("audit/")?),
         Some(m) => {
-            let from = days_before(&m.bound, RECHECK_DAYS)
+            let from = segments::days_before(&m.bound, RECHECK_DAYS)
                 .ok_or_else(|| refused(&m.bound, "the last manifest's bound is not a bound"))?;
             let trusted: Vec<SegmentRef> = m
                 .segments
@@ -81,36 +72,26 @@ pub fn compact(store: &Store, now: i64, cache: Option<&Path>) -> Result<Compacti
         ..Compaction::default()
     };
     let mut all = trusted;
+    let old: Vec<&SegmentRef> = last.iter().flat_map(|m| m.segments.iter()).collect();
     for (span, keys) in &spans {
-        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let digest = segments::digest_of_keys(&refs);
-        if let Some(same) = before
-            .get(span.as_str())
-            .filter(|s| s.keys_sha256 == digest)
-        {
-            all.push((*same).clone());
-            out.kept += 1;
-            continue;
-        }
-        let old = last.as_ref().map(|m| m.segments.as_slice()).unwrap_or(&[]);
+        let day = &span[..10.min(span.len())];
         let in_span = |k: &str| segments::span_of(k, &bound).as_deref() == Some(span.as_str());
-        let events = gather(store, span, keys, old, cache, &in_span)?;
-        let refs: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
-        let digest = segments::digest_of_keys(&refs);
-        if let Some(same) = before
-            .get(span.as_str())
-            .filter(|s| s.keys_sha256 == digest)
-        {
-            // Every listed event was in the segment already: some of its
-            // events were deleted (`--delete-covered`) or not yet listed.
-            all.push((*same).clone());
-            out.kept += 1;
-            continue;
+        let gather = || {
+            let same_day: Vec<&SegmentRef> = old
+                .iter()
+                .copied()
+                .filter(|s| s.span.starts_with(day))
+                .collect();
+            segments::gather(store, keys, &same_day, cache, &in_span)
+        };
+        let previous = before.get(span.as_str()).copied();
+        let (segment, written) =
+            segments::reuse_or_write(store, segments::PREFIX, span, keys, previous, cache, gather)?;
+        match written {
+            true => out.written.push(segment.clone()),
+            false => out.kept += 1,
         }
-        let made = segments::build(span, &events)?;
-        segments::write(store, &made, cache)?;
-        out.written.push(made.reference.clone());
-        all.push(made.reference);
+        all.push(segment);
     }
     let untouched = untouched(&before, &all, &spans);
     out.kept += untouched.len();
@@ -169,46 +150,4 @@ fn by_span(
         spans.entry(span).or_default().push(key);
     }
     Ok(spans)
-}
-
-/// The events of `keys` and those of the segments of the same day made
-/// before that fall in the span (`in_span`), sorted, with their bytes:
-/// from those segments where they are, else read one by one. An event a
-/// segment holds is never dropped, even when its own object is gone
-/// (deleted once covered) or not listed.
-fn gather(
-    store: &Store,
-    span: &str,
-    keys: &[String],
-    old: &[SegmentRef],
-    cache: Option<&Path>,
-    in_span: &dyn Fn(&str) -> bool,
-) -> Result<Vec<(String, Vec<u8>)>, RecordsError> {
-    let day = &span[..10.min(span.len())];
-    let mut known: HashMap<String, Vec<u8>> = HashMap::new();
-    for s in old.iter().filter(|s| s.span.starts_with(day)) {
-        let bytes = segments::fetch(store, s, cache)?;
-        segments::open(s, &bytes, |k, b| {
-            known.insert(k.to_string(), b);
-            Ok(())
-        })?;
-    }
-    let missing: Vec<String> = keys
-        .iter()
-        .filter(|k| !known.contains_key(k.as_str()))
-        .cloned()
-        .collect();
-    store.read_each(&missing, |k, b| {
-        known.insert(k.to_string(), b);
-        Ok(())
-    })?;
-    let mut all: std::collections::BTreeSet<String> = keys.iter().cloned().collect();
-    all.extend(known.keys().filter(|k| in_span(k)).cloned());
-    Ok(all
-        .into_iter()
-        .map(|k| {
-            let bytes = known.remove(&k).unwrap_or_default();
-            (k, bytes)
-        })
-        .collect())
 }

@@ -133,6 +133,25 @@ pub fn delete_covered(store: &Store, now: i64) -> Result<Deletion, RecordsError>
     Ok(out)
 }
 
+/// Those of `here` (raw keys of the span of `s`) the segment `s` holds,
+/// read back and checked, as candidates; nothing read when `here` is
+/// empty.
+fn held_by(
+    store: &Store,
+    s: &SegmentRef,
+    here: Vec<&String>,
+    out: &mut Vec<(String, SegmentRef)>,
+) -> Result<(), RecordsError> {
+    if here.is_empty() {
+        return Ok(());
+    }
+    let held = verified_keys(store, s)?;
+    for k in here.into_iter().filter(|k| held.contains(*k)) {
+        out.push((k.clone(), s.clone()));
+    }
+    Ok(())
+}
+
 /// The keys a segment holds, read back from the store and checked.
 fn verified_keys(store: &Store, s: &SegmentRef) -> Result<BTreeSet<String>, RecordsError> {
     let bytes = store.read(&s.key)?;
@@ -153,7 +172,7 @@ fn audit_candidates(
     let Some(m) = segments::latest(store)? else {
         return Ok(());
     };
-    let Some(horizon) = days_before(&m.bound, DELETE_AFTER_DAYS) else {
+    let Some(horizon) = segments::days_before(&m.bound, DELETE_AFTER_DAYS) else {
         return Ok(());
     };
     let raw: Vec<String> = store
@@ -167,23 +186,9 @@ fn audit_candidates(
             continue;
         }
         let here: Vec<&String> = raw.iter().filter(|k| k.starts_with(&day)).collect();
-        if here.is_empty() {
-            continue;
-        }
-        let held = verified_keys(store, s)?;
-        for k in here.into_iter().filter(|k| held.contains(*k)) {
-            out.push((k.clone(), s.clone()));
-        }
+        held_by(store, s, here, out)?;
     }
     Ok(())
-}
-
-/// `audit/YYYY/MM/DD` of the day `days` before the bound's.
-fn days_before(bound: &str, days: i64) -> Option<String> {
-    let day = segments::day_of(bound)?;
-    let date: jiff::civil::Date = day.replace('/', "-").parse().ok()?;
-    let from = date.checked_sub(jiff::Span::new().days(days)).ok()?;
-    Some(format!("audit/{}", from.strftime("%Y/%m/%d")))
 }
 
 /// The deployment records each customer's newest manifest holds, of
@@ -218,13 +223,7 @@ fn deployment_candidates(
                         && deploy_segments::span_of(k, &m.bound).is_some()
                 })
                 .collect();
-            if here.is_empty() {
-                continue;
-            }
-            let held = verified_keys(store, s)?;
-            for k in here.into_iter().filter(|k| held.contains(*k)) {
-                out.push((k.clone(), s.clone()));
-            }
+            held_by(store, s, here, out)?;
         }
     }
     Ok(())

@@ -18,14 +18,28 @@
 //!
 //! A reader takes the customer's newest manifest, reads its segments
 //! (checked against their sha256, kept in the local cache by that digest)
-//! and then, one by one, only the customer's records whose stamp is not
-//! before the bound (or is no stamp at all: such a record is never
-//! compacted). Deployment keys sort by pair, not by time, so a compaction
-//! lists `deployments/` whole each time (one request per 1,000 records
-//! not yet deleted) and takes in every record that arrived late; a month's
-//! segment is written anew when its records changed, and a record a
-//! segment held stays in it even once its own object is deleted
-//! ([`super::delete`]).
+//! and then, one by one, only the customer's listed records no segment
+//! holds: those stamped at or after the bound (or with no stamp at all:
+//! such a record is never compacted), and one that arrived late for a
+//! closed month, until a compaction takes it in.
+//!
+//! Deployment keys sort by pair, then time, so no `start-after` or month
+//! prefix lists only what arrived since: that would be a listing per pair
+//! (2,000 for 1,000 customers in two environments), more requests than the
+//! whole of `deployments/` (one per 1,000 records not yet deleted). A
+//! compaction therefore lists `deployments/` whole only when it has work
+//! to find: when a month closed since the last full listing (its bound is
+//! not that listing's), when the last full listing is older than
+//! [`RELIST_DAYS`], or when asked (`records compact --relist`). Each full
+//! listing, once its segments and manifests are written, leaves a mark,
+//! `segments/deployments-listed/<time>-<bound>.json`, which the next
+//! compaction finds with one request (`start-after` the time
+//! [`RELIST_DAYS`] ago). In between it lists nothing of `deployments/`:
+//! a record that arrived late for a closed month is read on its own by
+//! the readers (above) and taken into its month's segment by the next
+//! full listing, within [`RELIST_DAYS`]. A month's segment is written
+//! anew when its records changed, and a record a segment held stays in it
+//! even once its own object is deleted ([`super::delete`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -35,6 +49,11 @@ use super::{RecordsError, Store};
 
 /// Where deployment segments live, a folder per customer.
 pub const PREFIX: &str = "segments/deployments/";
+
+/// Where each full listing of `deployments/` leaves its mark.
+pub const LISTED: &str = "segments/deployments-listed/";
+/// The days a full listing of `deployments/` stands for, within a month.
+pub const RELIST_DAYS: i64 = 7;
 
 /// The folder of a customer's manifests.
 pub fn manifests_of(customer: &str) -> String {
@@ -88,20 +107,44 @@ pub struct DeployCompaction {
     pub kept: usize,
     pub records: usize,
     pub manifests: Vec<String>,
+    /// Whether `deployments/` was listed whole (else nothing was to do:
+    /// `records` and `kept` are 0).
+    pub listed: bool,
 }
 
 /// Compacts every customer's deployment records of the months closed
-/// [`SETTLE_SECS`] before `now` (UNIX seconds).
+/// [`SETTLE_SECS`] before `now` (UNIX seconds), when a full listing is
+/// due or `relist` asks for one (see [`self`]).
 pub fn compact(
     store: &Store,
     now: i64,
     cache: Option<&Path>,
+    relist: bool,
 ) -> Result<DeployCompaction, RecordsError> {
-    let bound = bound_at(now - SETTLE_SECS).ok_or_else(|| RecordsError::Io {
+    let refused = |reason: &str| RecordsError::Io {
         what: "compacting",
         key: "deployments/".into(),
-        reason: "the clock is out of range".into(),
-    })?;
+        reason: reason.into(),
+    };
+    let bound = bound_at(now - SETTLE_SECS).ok_or_else(|| refused("the clock is out of range"))?;
+    let mark = |unix: i64| {
+        jiff::Timestamp::from_second(unix)
+            .map(|t| format!("{LISTED}{}", t.strftime("%Y%m%dT%H%M%SZ")))
+            .map_err(|_| refused("the clock is out of range"))
+    };
+    let mut out = DeployCompaction {
+        bound: bound.clone(),
+        ..DeployCompaction::default()
+    };
+    let recent = store.list_after(LISTED, &mark(now - RELIST_DAYS * 86_400)?)?;
+    if !relist
+        && recent
+            .iter()
+            .any(|k| k.ends_with(&format!("-{bound}.json")))
+    {
+        return Ok(out);
+    }
+    out.listed = true;
     let mut by_customer: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
     for key in store.list("deployments/")? {
         if let (Some(span), Some(c)) = (span_of(&key, &bound), customer_of(&key)) {
@@ -114,14 +157,17 @@ pub fn compact(
                 .push(key);
         }
     }
-    let mut out = DeployCompaction {
-        bound: bound.clone(),
-        ..DeployCompaction::default()
-    };
     for (customer, spans) in &by_customer {
         compact_customer(store, customer, spans, &bound, cache, &mut out)?;
     }
-    Ok(out)
+    let done = serde_json::json!({"bound": bound, "records": out.records});
+    match store.create(
+        &format!("{}-{bound}.json", mark(now)?),
+        done.to_string().as_bytes(),
+    ) {
+        Ok(()) | Err(RecordsError::Exists { .. }) => Ok(out),
+        Err(e) => Err(e),
+    }
 }
 
 /// One customer's segments and manifest.
@@ -143,23 +189,14 @@ fn compact_customer(
     let mut all = Vec::new();
     for (span, keys) in spans {
         let old = before.get(span.as_str()).copied();
-        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        if let Some(same) = old.filter(|s| s.keys_sha256 == segments::digest_of_keys(&refs)) {
-            all.push(same.clone());
-            out.kept += 1;
-            continue;
+        let gather = || segments::gather(store, keys, old.as_slice(), cache, &|_| true);
+        let (segment, written) =
+            segments::reuse_or_write(store, PREFIX, span, keys, old, cache, gather)?;
+        match written {
+            true => out.written.push(segment.clone()),
+            false => out.kept += 1,
         }
-        let events = gather(store, keys, old, cache)?;
-        let refs: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
-        if let Some(same) = old.filter(|s| s.keys_sha256 == segments::digest_of_keys(&refs)) {
-            all.push(same.clone());
-            out.kept += 1;
-            continue;
-        }
-        let made = segments::build_at(PREFIX, span, &events)?;
-        segments::write(store, &made, cache)?;
-        out.written.push(made.reference.clone());
-        all.push(made.reference);
+        all.push(segment);
     }
     // A month none of whose records is listed any more keeps its segment.
     for s in before.values() {
@@ -185,39 +222,10 @@ fn compact_customer(
     Ok(())
 }
 
-/// The records of `keys` and of the segment `old` made before for the
-/// same month, sorted, with their bytes: from that segment where they
-/// are, else read one by one.
-fn gather(
-    store: &Store,
-    keys: &[String],
-    old: Option<&SegmentRef>,
-    cache: Option<&Path>,
-) -> Result<Vec<(String, Vec<u8>)>, RecordsError> {
-    let mut known: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    if let Some(s) = old {
-        let bytes = segments::fetch(store, s, cache)?;
-        segments::open(s, &bytes, |k, b| {
-            known.insert(k.to_string(), b);
-            Ok(())
-        })?;
-    }
-    let missing: Vec<String> = keys
-        .iter()
-        .filter(|k| !known.contains_key(k.as_str()))
-        .cloned()
-        .collect();
-    store.read_each(&missing, |k, b| {
-        known.insert(k.to_string(), b);
-        Ok(())
-    })?;
-    Ok(known.into_iter().collect())
-}
-
 /// Every deployment record of `customer` (key and bytes) in key order,
 /// each once: the newest manifest's segments (through the cache folder
-/// `cache`), then the records not before its bound, read one by one;
-/// without a manifest, every record one by one.
+/// `cache`), then, one by one, every listed record those segments do not
+/// hold ([`raw_to_read`]); without a manifest, every record one by one.
 pub fn read_customer(
     store: &Store,
     customer: &str,
@@ -226,13 +234,6 @@ pub fn read_customer(
     let manifest = segments::latest_at(store, &manifests_of(customer))?;
     let prefix = super::folder_key(&["deployments", customer])?;
     let listed = store.list(&prefix)?;
-    let raw: Vec<String> = match &manifest {
-        Some(m) => listed
-            .into_iter()
-            .filter(|k| span_of(k, &m.bound).is_none())
-            .collect(),
-        None => listed,
-    };
     let mut found: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     if let Some(m) = &manifest {
         let wanted: Vec<&SegmentRef> = m.segments.iter().collect();
@@ -241,11 +242,25 @@ pub fn read_customer(
             Ok(())
         })?;
     }
+    let raw = raw_to_read(listed, &found);
     store.read_each(&raw, |k, b| {
         found.insert(k.to_string(), b);
         Ok(())
     })?;
     Ok(found.into_iter().collect())
+}
+
+/// The listed records a reader reads one by one: those the segments read
+/// (`held`) do not hold. A record stamped at or after the manifest's bound
+/// is in no segment, so it is read; one before it comes from its month's
+/// segment and is not read again; one stamped before the bound that
+/// arrived after the compaction (late) is in no segment yet, and is read
+/// on its own until a compaction takes it in.
+fn raw_to_read(listed: Vec<String>, held: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    listed
+        .into_iter()
+        .filter(|k| !held.contains_key(k))
+        .collect()
 }
 
 /// The keys of `keys` to keep raw whatever a segment covers: the newest

@@ -25,7 +25,7 @@
 //!
 //! The state bucket of an s3 backend is read through the same client
 //! ([`state_bucket`]): its versions, for recovering a state, and its
-//! settings, for doctor.
+//! settings, for doctor ([`state_settings`]).
 //!
 //! May import: `config`, `data` (the cost estimate a deployment keeps),
 //! `net` (the HTTP client) and `util`.
@@ -39,6 +39,7 @@ mod s3_http;
 pub mod segments;
 pub mod state_bucket;
 pub mod state_lock;
+pub mod state_settings;
 
 use std::path::PathBuf;
 

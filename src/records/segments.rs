@@ -448,6 +448,85 @@ pub(super) fn read_segments(
     Ok(())
 }
 
+/// The segment of `span` for its listed `keys`, and whether it was
+/// written now: the one made before for the span (`old`) when it holds
+/// the same keys, as listed or once `gather` added those earlier segments
+/// held (some deleted once covered, or not yet listed); else a new one of
+/// the gathered events under `prefix`, written create-only.
+pub fn reuse_or_write(
+    store: &Store,
+    prefix: &str,
+    span: &str,
+    keys: &[String],
+    old: Option<&SegmentRef>,
+    cache: Option<&std::path::Path>,
+    gather: impl FnOnce() -> Result<Vec<(String, Vec<u8>)>, RecordsError>,
+) -> Result<(SegmentRef, bool), RecordsError> {
+    let same = |keys: Vec<&str>| {
+        old.filter(|s| s.keys_sha256 == digest_of_keys(&keys))
+            .cloned()
+    };
+    if let Some(s) = same(keys.iter().map(String::as_str).collect()) {
+        return Ok((s, false));
+    }
+    let events = gather()?;
+    if let Some(s) = same(events.iter().map(|(k, _)| k.as_str()).collect()) {
+        return Ok((s, false));
+    }
+    let made = build_at(prefix, span, &events)?;
+    write(store, &made, cache)?;
+    Ok((made.reference, true))
+}
+
+/// The records of `keys` and those of the segments `old` made before that
+/// fall in the span (`in_span`), sorted, with their bytes: from those
+/// segments where they are, else read one by one. A record a segment
+/// holds is never dropped, even when its own object is gone (deleted once
+/// covered) or not listed.
+pub fn gather(
+    store: &Store,
+    keys: &[String],
+    old: &[&SegmentRef],
+    cache: Option<&std::path::Path>,
+    in_span: &dyn Fn(&str) -> bool,
+) -> Result<Vec<(String, Vec<u8>)>, RecordsError> {
+    let mut known: std::collections::HashMap<String, Vec<u8>> = Default::default();
+    for s in old {
+        let bytes = fetch(store, s, cache)?;
+        open(s, &bytes, |k, b| {
+            known.insert(k.to_string(), b);
+            Ok(())
+        })?;
+    }
+    let missing: Vec<String> = keys
+        .iter()
+        .filter(|k| !known.contains_key(k.as_str()))
+        .cloned()
+        .collect();
+    store.read_each(&missing, |k, b| {
+        known.insert(k.to_string(), b);
+        Ok(())
+    })?;
+    let mut all: std::collections::BTreeSet<String> = keys.iter().cloned().collect();
+    all.extend(known.keys().filter(|k| in_span(k)).cloned());
+    Ok(all
+        .into_iter()
+        .map(|k| {
+            let bytes = known.remove(&k).unwrap_or_default();
+            (k, bytes)
+        })
+        .collect())
+}
+
+/// `audit/YYYY/MM/DD` of the day `days` before the day of `bound`: every
+/// event key of that day and later sorts after it.
+pub fn days_before(bound: &str, days: i64) -> Option<String> {
+    let day = day_of(bound)?;
+    let date: jiff::civil::Date = day.replace('/', "-").parse().ok()?;
+    let from = date.checked_sub(jiff::Span::new().days(days)).ok()?;
+    Some(format!("audit/{}", from.strftime("%Y/%m/%d")))
+}
+
 /// Reads bytes fully (for tests of a segment's lines).
 #[cfg(test)]
 fn inflate(bytes: &[u8]) -> String {

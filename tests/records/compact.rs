@@ -179,7 +179,19 @@ fn segments_in(fx: &Fixture) -> Vec<String> {
 }
 
 fn compact_json(fx: &Fixture) -> Value {
-    let out = run(fx, &["records", "compact", "--json"]);
+    compact_at(fx, NOW, &[])
+}
+
+/// `records compact --json` at UNIX second `now`, with `more`.
+fn compact_at(fx: &Fixture, now: &str, more: &[&str]) -> Value {
+    let out = common::Run::from(fx.fleetform())
+        .env("FLEETFORM_NOW", now)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["records", "compact", "--json"])
+        .args(more)
+        .output();
     common::assert_ok(&out);
     serde_json::from_str(&stdout(&out)).unwrap()
 }
@@ -270,7 +282,20 @@ fn deployment_records_are_read_once_and_a_late_one_is_taken_in() {
     write_deployments(&fx, std::slice::from_ref(&late));
     all.push(late);
     all.sort();
-    let third = compact_json(&fx);
+    // Before a compaction takes it in, the late record (stamped before
+    // the bound, in no segment) is read on its own, not skipped.
+    assert_eq!(
+        deployments_read(&fx),
+        all,
+        "the late record before a compaction"
+    );
+    // `deployments/` was listed whole for this bound a moment ago: the
+    // next compaction lists nothing of it and leaves October as it is.
+    let quiet = compact_json(&fx);
+    assert_eq!(quiet["deployments"]["listed"], false, "{quiet}");
+    assert_eq!(quiet["deployments"]["written"], serde_json::json!([]));
+    assert_eq!(deployments_read(&fx), all, "the late record, not listed");
+    let third = compact_at(&fx, NOW, &["--relist"]);
     assert_eq!(
         third["deployments"]["written"].as_array().unwrap().len(),
         1,
@@ -406,7 +431,7 @@ fn in_a_bucket_a_closed_day_costs_one_read() {
     let fx = Fixture::new();
     fx.records_in_s3("ledger", &proxy.url(), "  prefix: fleet/records\n");
     let all = keys(200);
-    put_all(&moto, "ledger", &all);
+    put_all(&moto, "ledger", &all, entry);
     assert_eq!(moto.keys_in("ledger").len(), all.len());
     assert_eq!(read_back(&fx), all);
     let gets = |p: &FakeS3| {
@@ -441,14 +466,126 @@ fn in_a_bucket_a_closed_day_costs_one_read() {
     assert!(Path::new(&html).is_file());
 }
 
-/// Each event put into moto's bucket, many at once.
-fn put_all(moto: &Moto, bucket: &str, keys: &[String]) {
+/// In a bucket: a customer's closed month costs one read, its records
+/// after the bound one each, and no record the segment holds is read
+/// again on its own.
+#[test]
+fn in_a_bucket_a_customers_closed_month_costs_one_read() {
+    let moto = Moto::start();
+    assert!(moto::curl_signed_put(&moto.url("/ledger")));
+    let proxy = FakeS3::start(Some(moto.port()), |_, _| Reply::Forward);
+    let fx = Fixture::new();
+    fx.records_in_s3("ledger", &proxy.url(), "  prefix: fleet/records\n");
+    let all = deployment_keys(120);
+    put_all(&moto, "ledger", &all, deployment_body);
+    compact_json(&fx);
+    let _ = std::fs::remove_dir_all(fx.path("manager/.fleetform/cache"));
+    let reads = |p: &FakeS3| {
+        p.seen()
+            .iter()
+            .filter(|s| s.method == "GET" && !s.query.contains("list-type"))
+            .filter(|s| s.path.contains("/deployments/"))
+            .map(|s| s.path.clone())
+            .collect::<Vec<_>>()
+    };
+    let before = reads(&proxy).len();
+    assert_eq!(deployments_read(&fx), all);
+    let november = all.iter().filter(|k| k.contains("/202611")).count();
+    let read = reads(&proxy)[before..].to_vec();
+    // Two reports: each the manifest and November's records one by one;
+    // October's segment once (then from the cache), none of its records.
+    assert_eq!(read.len(), 2 * (1 + november) + 1, "{read:#?}");
+    assert!(
+        !read.iter().any(|p| p.contains("/202610")),
+        "a record the segment holds read again: {read:#?}"
+    );
+}
+
+/// In a bucket: a compaction lists `deployments/` whole only when a month
+/// closed since the last full listing, when that is a week old, or when
+/// asked (`--relist`); otherwise it costs one request of the marks, and a
+/// late record waits for the next full listing (read on its own till
+/// then).
+#[test]
+fn a_compaction_lists_every_deployment_record_only_when_due() {
+    let moto = Moto::start();
+    assert!(moto::curl_signed_put(&moto.url("/ledger")));
+    let proxy = FakeS3::start(Some(moto.port()), |_, _| Reply::Forward);
+    let fx = Fixture::new();
+    fx.records_in_s3("ledger", &proxy.url(), "  prefix: fleet/records\n");
+    let mut all = deployment_keys(60);
+    put_all(&moto, "ledger", &all, deployment_body);
+    let whole = |p: &FakeS3| {
+        p.seen()
+            .iter()
+            .filter(|s| s.method == "GET" && s.query.contains("list-type"))
+            .filter(|s| {
+                s.query
+                    .replace("%2F", "/")
+                    .split('&')
+                    .any(|q| q == "prefix=fleet/records/deployments/")
+            })
+            .count()
+    };
+    let lists = |now: &str, more: &[&str]| {
+        let before = whole(&proxy);
+        let done = compact_at(&fx, now, more);
+        (whole(&proxy) - before, done["deployments"].clone())
+    };
+    let (n, d) = lists(NOW, &[]);
+    assert_eq!((n, &d["listed"]), (1, &Value::Bool(true)), "the first: {d}");
+    let (n, d) = lists(NOW, &[]);
+    assert_eq!((n, &d["listed"]), (0, &Value::Bool(false)), "again: {d}");
+    let late = "deployments/acme/_/production/20261030T120000.000Z-late00000000.json".to_string();
+    put_all(
+        &moto,
+        "ledger",
+        std::slice::from_ref(&late),
+        deployment_body,
+    );
+    all.push(late);
+    all.sort();
+    const SIX_DAYS_ON: &str = "1795953600"; // 2026-11-29T12:00Z
+    let (n, d) = lists(SIX_DAYS_ON, &[]);
+    assert_eq!(
+        (n, &d["written"]),
+        (0, &serde_json::json!([])),
+        "six days on: {d}"
+    );
+    assert_eq!(
+        deployments_read(&fx),
+        all,
+        "the late record, read on its own"
+    );
+    let (n, d) = lists(SIX_DAYS_ON, &["--relist"]);
+    assert_eq!(
+        (n, d["written"].as_array().unwrap().len()),
+        (1, 1),
+        "--relist: {d}"
+    );
+    const EIGHT_DAYS_ON: &str = "1796126400"; // 2026-12-01T12:00Z, November closed
+    let (n, d) = lists(EIGHT_DAYS_ON, &[]);
+    assert_eq!(
+        (n, &d["bound"]),
+        (1, &Value::from("20261201T00")),
+        "a month closed: {d}"
+    );
+    let (n, _) = lists(EIGHT_DAYS_ON, &[]);
+    assert_eq!(n, 0, "the same month");
+    const A_WEEK_LATER: &str = "1796734800"; // 2026-12-08T13:00Z, a week and an hour
+    let (n, d) = lists(A_WEEK_LATER, &[]);
+    assert_eq!((n, &d["listed"]), (1, &Value::Bool(true)), "a week on: {d}");
+}
+
+/// Each record put into moto's bucket (its bytes `body(key)`), many at
+/// once.
+fn put_all(moto: &Moto, bucket: &str, keys: &[String], body: fn(&str) -> String) {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = std::process::Command::new("curl");
     cmd.args(["--parallel", "--parallel-max", "32"]);
     for (i, k) in keys.iter().enumerate() {
         let file = dir.path().join(format!("{i}"));
-        std::fs::write(&file, entry(k)).unwrap();
+        std::fs::write(&file, body(k)).unwrap();
         if i > 0 {
             cmd.arg("--next");
         }
