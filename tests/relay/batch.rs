@@ -60,19 +60,28 @@ fn batch() -> Batch {
     }
 }
 
+/// `fleetform <args>` in a manager job run on the dispatch `event`, as
+/// entry `entry` of a batch when given.
+pub(crate) fn manager_job(
+    rw: &mut RelayWorld,
+    event: &Value,
+    entry: Option<&str>,
+    args: &[&str],
+) -> std::process::Output {
+    let (mut cmd, _f) =
+        rw.w.step(MANAGER, "repository_dispatch", event, &"e".repeat(40));
+    cmd.env_remove("FLEETFORM_DISPATCH_SECRET")
+        .env_remove("FLEETFORM_BATCH_ENTRY");
+    if let Some(e) = entry {
+        cmd.env("FLEETFORM_BATCH_ENTRY", e);
+    }
+    cmd.args(args).output().unwrap()
+}
+
 impl Batch {
     /// `fleetform <args>` in a manager job of the batch run.
     fn run(&mut self, event: &Value, entry: Option<&str>, args: &[&str]) -> std::process::Output {
-        let (mut cmd, _f) = self
-            .rw
-            .w
-            .step(MANAGER, "repository_dispatch", event, &"e".repeat(40));
-        cmd.env_remove("FLEETFORM_DISPATCH_SECRET")
-            .env_remove("FLEETFORM_BATCH_ENTRY");
-        if let Some(e) = entry {
-            cmd.env("FLEETFORM_BATCH_ENTRY", e);
-        }
-        cmd.args(args).output().unwrap()
+        manager_job(&mut self.rw, event, entry, args)
     }
 }
 

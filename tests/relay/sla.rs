@@ -8,46 +8,36 @@
 //! with `asked_at` is refused, and so is a batch from anyone but the
 //! relay's App.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::common::{self, stderr};
+use crate::relay::batch::manager_job;
 use crate::relay::serve::{dispatch, RelayWorld, SLUG};
 use crate::support::readme_budgets::Budgets;
 use crate::world::{ok, ACME, MANAGER};
 
 const PLAN: &str = "`plan --dispatch`, per environment";
 
-/// `fleetform <args>` in a manager job run on `event`, as entry `entry` of
-/// a batch when given.
-fn manager_job(
-    rw: &mut RelayWorld,
-    event: &Value,
-    entry: Option<&str>,
-    args: &[&str],
-) -> std::process::Output {
-    let (mut cmd, _f) =
-        rw.w.step(MANAGER, "repository_dispatch", event, &"e".repeat(40));
-    cmd.env_remove("FLEETFORM_DISPATCH_SECRET")
-        .env_remove("FLEETFORM_BATCH_ENTRY");
-    if let Some(e) = entry {
-        cmd.env("FLEETFORM_BATCH_ENTRY", e);
-    }
-    cmd.args(args).output().unwrap()
-}
-
-#[test]
-fn a_relayed_plan_is_measured_from_the_customers_token() {
-    let mut rw = RelayWorld::new();
+/// The relay world with a one-hour staging plan promise and the batch
+/// workflow in the manager's checkout (its presence turns batches on), and
+/// its relay.
+fn timed_world() -> (RelayWorld, crate::relay::serve::RelayProc) {
+    let rw = RelayWorld::new();
     rw.w.fx.append(
         "manager/fleetform.yml",
         "\nsla:\n  staging:\n    plan_within: 1h\n",
     );
-    // The batch workflow in the manager's checkout: the relay batches.
     rw.w.fx.write(
         "manager/.github/workflows/manager-batch.yml",
         "# the manager's batch workflow (its presence turns batches on)\n",
     );
     let relay = rw.start(4);
+    (rw, relay)
+}
+
+#[test]
+fn a_relayed_plan_is_measured_from_the_customers_token() {
+    let (mut rw, relay) = timed_world();
     let head = rw.w.change_acme("feature", 7);
     let pr = rw.w.gh.open_pr(ACME, "feature", "main", "seven");
     let mut claims = rw.issuer.claims(
@@ -188,16 +178,7 @@ fn a_relayed_plan_is_measured_from_the_customers_token() {
 /// promise: a breach, reported as from GitHub's time of the event.
 #[test]
 fn a_plan_from_a_webhook_is_measured_from_githubs_time_of_the_event() {
-    let mut rw = RelayWorld::new();
-    rw.w.fx.append(
-        "manager/fleetform.yml",
-        "\nsla:\n  staging:\n    plan_within: 1h\n",
-    );
-    rw.w.fx.write(
-        "manager/.github/workflows/manager-batch.yml",
-        "# the manager's batch workflow (its presence turns batches on)\n",
-    );
-    let relay = rw.start(4);
+    let (mut rw, relay) = timed_world();
     let head = rw.w.change_acme("feature", 7);
     let pr = rw.w.gh.open_pr(ACME, "feature", "main", "seven");
     let id = rw.w.gh.repo_id(ACME);
