@@ -27,6 +27,7 @@
 //! `report::customer` (the wording of refusals about the customer's run),
 //! `records` (its durable queue and events), `error`, `util`.
 
+mod answer;
 pub mod client;
 pub mod clock;
 mod comment;
@@ -55,10 +56,12 @@ use tokio::sync::Mutex;
 use crate::config::{Activity, Customer, Manager, Registry, RelayConfig};
 use crate::dispatch::{Payload, EVENT_APPLY, EVENT_PLAN};
 use crate::error::{Error, Say};
-use crate::github::{ApiRoot, AppKey, AppRole, GitHub, GitHubError, Permissions};
+use crate::github::{ApiRoot, AppKey, AppRole, GitHub, Permissions};
 use crate::report::customer::Refusal;
 use crate::util::shares::Shares;
 
+pub use answer::Answer;
+use answer::{duplicate, in_flight};
 pub use queue::batch_size;
 pub use subject::Subject;
 
@@ -80,85 +83,6 @@ const MANAGER_ACCESS: Permissions = &[("contents", "write")];
 /// What it asks of the customer App on a customer's repo: read its files
 /// and pull requests (never a write).
 const CUSTOMER_ACCESS: Permissions = &[("contents", "read"), ("pull_requests", "read")];
-
-/// An answer: the HTTP status and its JSON body.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Answer {
-    pub status: u16,
-    pub body: Value,
-}
-
-impl Answer {
-    pub fn ok(status: u16, body: Value) -> Answer {
-        Answer { status, body }
-    }
-
-    /// A refusal: `error` is a stable code, `message` says why and what to
-    /// do. Neither ever holds a token.
-    /// A refusal about the customer's run, worded in `report::customer`.
-    pub fn refused(r: Refusal<'_>) -> Answer {
-        Answer::refuse(r.status(), r.code(), r.message().to_string())
-    }
-
-    pub fn refuse(status: u16, error: &str, message: impl Into<String>) -> Answer {
-        Answer {
-            status,
-            body: json!({ "error": error, "message": message.into() }),
-        }
-    }
-
-    /// A refusal the caller may retry after `secs` (also sent as
-    /// `Retry-After`).
-    pub fn busy(status: u16, error: &str, message: impl Into<String>, secs: u64) -> Answer {
-        Answer {
-            status,
-            body: json!({ "error": error, "message": message.into(), "retry_after": secs }),
-        }
-    }
-
-    pub(crate) fn github(e: &GitHubError) -> Answer {
-        if let GitHubError::Deferred {
-            limit,
-            wait,
-            method,
-            path,
-        } = e
-        {
-            return Answer::busy(
-                503,
-                "github_limit",
-                format!("GitHub's {limit} is reached for now ({method} {path}); try again"),
-                wait.as_secs().max(1),
-            );
-        }
-        let status = match e.status() {
-            Some(s) if s < 500 => 502,
-            _ => 503,
-        };
-        Answer::refuse(status, "github", format!("GitHub could not be asked: {e}"))
-    }
-}
-
-/// An event dispatched before: 200 with what was dispatched then.
-fn duplicate(before: Value) -> Answer {
-    Answer::ok(
-        200,
-        json!({
-            "duplicate": "this event (the repository, the commit, the kind of event) was dispatched already, by the App's webhook, another run of the trigger or another relay instance; nothing was sent again",
-            "dispatched": before,
-        }),
-    )
-}
-
-/// An event another request is dispatching now: try again shortly.
-fn in_flight() -> Answer {
-    Answer::busy(
-        503,
-        "in_flight",
-        "another request is dispatching this event now; ask again to learn how it ended",
-        2,
-    )
-}
 
 /// The relay's settings, resolved before it listens.
 pub struct Settings {

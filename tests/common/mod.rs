@@ -547,6 +547,15 @@ pub fn github_html(markdown: &str) -> String {
     cmark_gfm(markdown, &GITHUB_EXTENSIONS)
 }
 
+/// `markdown` as GitHub renders it with its raw HTML kept (GitHub's
+/// sanitizer keeps `<details>` and `<summary>`; the tag filter drops what
+/// it drops): [`github_html`] with `--unsafe`.
+pub fn github_html_unsafe(markdown: &str) -> String {
+    let mut args = GITHUB_EXTENSIONS.to_vec();
+    args.push("--unsafe");
+    cmark_gfm(markdown, &args)
+}
+
 /// The digest a preview printed (`Digest `…``): 64 hex characters.
 pub fn digest_of(text: &str) -> String {
     let digest = text

@@ -14,20 +14,7 @@ use crate::views::dashboard::Driver;
 /// extensions and its raw HTML kept (GitHub's sanitizer keeps `<details>`
 /// and `<summary>`; the tag filter drops what it drops).
 fn github_page(markdown: &str) -> String {
-    let body = crate::common::cmark_gfm(
-        markdown,
-        &[
-            "-e",
-            "table",
-            "-e",
-            "autolink",
-            "-e",
-            "strikethrough",
-            "-e",
-            "tagfilter",
-            "--unsafe",
-        ],
-    );
+    let body = crate::common::github_html_unsafe(markdown);
     format!(
         "<!doctype html><meta charset=utf-8><style>body{{font-family:sans-serif;margin:16px;color:#1f2328;background:#fff}}
 code{{background:#e3e6e8;padding:.1em .3em;border-radius:4px}}table{{border-collapse:collapse}}th,td{{border:1px solid #d1d9e0;padding:6px 13px}}</style>{body}"

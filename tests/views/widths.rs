@@ -33,20 +33,7 @@ th,td{border:1px solid #d1d9e0;padding:6px 13px}ul,ol{padding-left:2em}";
 fn page(views: &[(String, String)]) -> String {
     let mut body = String::new();
     for (i, (_, md)) in views.iter().enumerate() {
-        let html = crate::common::cmark_gfm(
-            md,
-            &[
-                "-e",
-                "table",
-                "-e",
-                "autolink",
-                "-e",
-                "strikethrough",
-                "-e",
-                "tagfilter",
-                "--unsafe",
-            ],
-        );
+        let html = crate::common::github_html_unsafe(md);
         body.push_str(&format!("<section id=\"v{i}\">{html}</section>\n"));
     }
     format!("<!doctype html><meta charset=utf-8><style>{GITHUB_CSS}</style>{body}")
