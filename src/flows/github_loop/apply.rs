@@ -202,7 +202,11 @@ async fn shared_checks(
                 first.env(),
                 &first.session.ctx,
                 manager_gh,
-                (&first.settings.plan_sha256, &first.customer.slug),
+                first
+                    .session
+                    .dispatched
+                    .in_batch_of_several()
+                    .then_some((&first.settings.plan_sha256, &first.customer.slug)),
             )
             .await?
             {

@@ -484,24 +484,24 @@ pub(super) async fn still_active_on_default_branch(
     })
 }
 
-/// Who approved this run's deployment to `env`'s apply environment of
-/// the plan `(digest, customer)`: `None` for `auto_apply: true`; for
-/// `auto_apply: false` a reviewer other than the dispatcher, read from the
-/// run's deployment reviews (1 request), or `Ok(Err(reason))`, a refusal
-/// naming the missing protection. In a run of a batch of several
-/// customers' events (several customers' applies in one run, released by
-/// one approval) the approving review must also name the plan's digest
-/// ([`crate::policy::approval::approver_naming`]); a batch of one runs one
-/// customer's applies, as a single dispatch does.
+/// Who approved this run's deployment to `env`'s apply environment:
+/// `None` for `auto_apply: true`; for `auto_apply: false` a reviewer
+/// other than the dispatcher, read from the run's deployment reviews (1
+/// request), or `Ok(Err(reason))`, a refusal naming the missing
+/// protection. `plan`, the `(digest, customer)` the approving review must
+/// also name ([`crate::policy::approval::approver_naming`]), is given in a
+/// run of a batch of several customers' events (several customers'
+/// applies in one run, released by one approval,
+/// [`super::event::Dispatched::in_batch_of_several`]); a batch of one runs
+/// one customer's applies, as a single dispatch does.
 pub(super) async fn reviewed_plan_by(
     manager: &Manager,
     env: &str,
     ctx: &RunContext,
     gh: &(GitHub, String),
-    plan: (&str, &str),
+    plan: Option<(&str, &str)>,
 ) -> Result<std::result::Result<Option<String>, String>> {
-    let named = super::event::in_batch_of_several(ctx).then_some(plan);
-    reviewed_by_excluding(manager, env, ctx, gh, &[], named).await
+    reviewed_by_excluding(manager, env, ctx, gh, &[], plan).await
 }
 
 /// Who approved this run's deployment (see [`reviewed_plan_by`]), where

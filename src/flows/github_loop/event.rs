@@ -17,6 +17,18 @@ pub struct Dispatched {
     /// Unix seconds): a batch entry's `asked_at`, which only the relay
     /// sets; `None` for a single dispatch.
     pub asked_at: Option<u64>,
+    /// How many customers' events the dispatch holds: 1 for a plan or
+    /// apply dispatch, the batch's entries for a `fleetform-batch` one.
+    pub batch_of: usize,
+}
+
+impl Dispatched {
+    /// Whether this run works on one entry of a batch of several
+    /// customers' events (a batch of one runs as a single dispatch would:
+    /// one customer's jobs wait on each environment).
+    pub fn in_batch_of_several(&self) -> bool {
+        self.batch_of > 1
+    }
 }
 
 /// Reads and checks the `repository_dispatch` event. A `fleetform-batch`
@@ -31,19 +43,23 @@ pub fn read_event(ctx: &RunContext) -> Result<Dispatched> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let client_payload = event.get("client_payload").unwrap_or(&Value::Null);
-    let (event_type, payload, asked_at) = match action {
+    let (event_type, payload, asked_at, batch_of) = match action {
         EVENT_PLAN | EVENT_APPLY => (
             action.to_string(),
             Payload::parse(client_payload).map_err(|e| Error::refused(e.to_string()))?,
             None,
+            1,
         ),
         EVENT_BATCH => {
-            let BatchEntry {
-                event_type,
-                payload,
-                asked_at,
-            } = batch_entry(ctx, client_payload)?;
-            (event_type, payload, asked_at)
+            let (
+                BatchEntry {
+                    event_type,
+                    payload,
+                    asked_at,
+                },
+                n,
+            ) = batch_entry(ctx, client_payload)?;
+            (event_type, payload, asked_at, n)
         }
         _ => {
             return Err(Error::refused(format!(
@@ -56,6 +72,7 @@ pub fn read_event(ctx: &RunContext) -> Result<Dispatched> {
         payload,
         sender: sender(&event),
         asked_at,
+        batch_of,
     })
 }
 
@@ -96,31 +113,15 @@ pub fn read_batch_event(ctx: &RunContext) -> Result<(Batch, Option<String>)> {
     Ok((batch, sender(&event)))
 }
 
-/// Whether this run works on one entry of a batch of several customers'
-/// events (a batch of one runs as a single dispatch would: one customer's
-/// jobs wait on each environment). A batch entry whose batch cannot be
-/// read again counts as several, so its approval must name its plan.
-pub fn in_batch_of_several(ctx: &RunContext) -> bool {
-    if ctx.batch_entry.is_none() {
-        return false;
-    }
-    let Ok(event) = dispatch_event(ctx) else {
-        return true;
-    };
-    match read_batch(event.get("client_payload").unwrap_or(&Value::Null)) {
-        Ok(batch) => batch.entries.len() > 1,
-        Err(_) => true,
-    }
-}
-
 /// The checked batch of a `fleetform-batch` dispatch.
 fn read_batch(client_payload: &Value) -> Result<Batch> {
     Batch::parse(client_payload).map_err(|e| Error::refused(e.to_string()))
 }
 
-/// The entry of the batch `FLEETFORM_BATCH_ENTRY` names. The batch is
-/// checked whole first, so every job of a batch run refuses a bad one.
-fn batch_entry(ctx: &RunContext, client_payload: &Value) -> Result<BatchEntry> {
+/// The entry of the batch `FLEETFORM_BATCH_ENTRY` names, and how many the
+/// batch holds. The batch is checked whole first, so every job of a batch
+/// run refuses a bad one.
+fn batch_entry(ctx: &RunContext, client_payload: &Value) -> Result<(BatchEntry, usize)> {
     let mut batch = read_batch(client_payload)?;
     let n = batch.entries.len();
     let usage = |what: String| {
@@ -140,7 +141,7 @@ fn batch_entry(ctx: &RunContext, client_payload: &Value) -> Result<BatchEntry> {
             "{BATCH_ENTRY_VAR} is {i}, past the batch's last entry"
         )));
     }
-    Ok(batch.entries.swap_remove(i))
+    Ok((batch.entries.swap_remove(i), n))
 }
 
 /// Which job checks the dispatch; it decides how old a signature may be.

@@ -126,6 +126,7 @@ mod tests {
             payload: Payload::parse(&payload).unwrap(),
             sender: None,
             asked_at: None,
+            batch_of: 1,
         }
     }
 

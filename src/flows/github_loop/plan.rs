@@ -509,7 +509,7 @@ impl PlanRun<'_> {
         // In a run of a batch of several one approval of an environment
         // releases every entry's apply: each plan is approved by its
         // digest.
-        if super::event::in_batch_of_several(&self.session.ctx) && s.has_changes {
+        if self.session.dispatched.in_batch_of_several() && s.has_changes {
             let _ = self.session.ctx.append_summary(&format!(
                 "In this batch run, approve `{}`'s apply by its digest: the review's comment holds `{} {}`\n\n",
                 self.customer.slug,

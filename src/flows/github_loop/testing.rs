@@ -59,6 +59,7 @@ pub(super) fn dispatched(event_type: &str, payload: Payload) -> Dispatched {
         payload,
         sender: None,
         asked_at: None,
+        batch_of: 1,
     }
 }
 
