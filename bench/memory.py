@@ -137,9 +137,8 @@ def case8(a):
 def case9(a):
     n = 10000
     log = open(os.path.join(a.scratch, "moto.log"), "w")
-    moto, port = records.start_moto(a.moto, log)
+    moto, port, _ = records.start_seeded(a.moto, log, n)
     try:
-        records.seed(port, n)
         mdir = records.manager(a, port)
         env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"),
                "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
