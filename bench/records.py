@@ -43,6 +43,7 @@ waits on the network.
                [--baseline-label TEXT] [--moto PATH] --work DIR
                --results FILE [--quick] [--latency-ms N]
                [--sizes N,N...] [--reps N] [--raw-reps N] [--raw-max N]
+               [--machine TEXT]
 
 `--sizes`: the record counts (default 10,000, 100,000 and 1,000,000;
 --quick: 1,000), each in a moto of its own; `--reps`: alternating runs of
@@ -493,11 +494,11 @@ def table(c, a, directs):
         how = f"`records compact` through moto ({bench.fmt_s(c['compacted_in'])} for {c['n']:,} records)"
     else:
         how = (f"`records compact` of a local store ({bench.fmt_s(c['compacted_in'])} for {c['n']:,} records; "
-               f"its {c['local']['objects']} segments and manifest put into the bucket)")
+               f"the {c['local']['objects']} segment and manifest objects it wrote put into the bucket)")
     latency = f", {c['latency_ms']} ms added to each" if c["latency_ms"] else ", 0 ms added"
     out += ["", f"Method: as above after {how}, {runs(c['reps'])} of each compacted read, "
             "each with an empty segment cache (a fresh runner) and then with it; requests counted over one "
-            f"more run of each through the proxy{latency}; peak memory (`ru_maxrss`) over one more run of "
+            f"more run of each through the proxy{latency}; peak memory (fleetform's own `VmHWM`, sampled every 2 ms) over one more run of "
             "the dashboard with an empty cache.", "",
             "| command | this build |", "|---|---:|"] + rows
     return out
@@ -513,17 +514,16 @@ def method(d, a):
                  f"{runs(d['raw_reps'])} per binary"
                  + (f" (moto's CPU: {d['moto_ms']:.1f} ms a request)" if d["moto_ms"] else "")
                  + (f"; the baseline: {a.baseline_label or 'the binary BENCH_BASELINE names'}" if a.baseline else "")
-                 + (f"; the segments and manifest `records compact` wrote through S3 are the same "
-                    f"{d['same']} objects, key for key and byte for byte, as it writes compacting a local "
-                    "store (`records: kind: local`) of the same records" if d["same"] else ""))
+                 + (f"; the segments and manifests `records compact` wrote through S3 are the same "
+                    f"{d['same']} objects, key for key, as it writes compacting a local store (`records: kind: "
+                    "local`) of the same records, each with the same MD5 (S3's ETag)" if d["same"] else ""))
     else:
         reads = (f"the records also written as the files of a local store (`records: kind: local`, the same "
                  f"keys and bytes, in {bench.fmt_s(d['local']['written'])}); the raw reads not run (one GET "
                  "per record, and moto answers each of the 1,000-key listing pages by sorting every key in "
                  "the bucket), nor a compaction through moto (a GET per record too)")
-    return (f"Method: {d['n']:,} audit records in moto's S3 on loopback, {where}; {reads}; 1-minute load "
-            f"average {d['loads'][0]:.1f} at this size's start and {d['loads'][-1]:.1f} at its end on "
-            f"{os.cpu_count()} cores.")
+    return (f"Method: {d['n']:,} audit records in moto's S3 on loopback, {where}; {reads}; "
+            f"{os.cpu_count()} cores" + (f", {a.machine}." if a.machine else "."))
 
 
 def goals(directs):
@@ -576,6 +576,8 @@ def main():
     ap.add_argument("--reps", type=int, help="alternating runs of each compacted read (default 3)")
     ap.add_argument("--raw-reps", type=int,
                     help="alternating runs of each raw read per binary (default: --reps below 100,000 records, 1 from there)")
+    ap.add_argument("--machine", help="what else the machine ran, for the method lines "
+                    "(\"shared with other builds\"; run.sh passes BENCH_MACHINE)")
     ap.add_argument("--raw-max", type=int, default=100_000,
                     help="the largest size the raw reads and a compaction through moto run at (default 100000)")
     a = ap.parse_args()
@@ -596,7 +598,8 @@ def main():
             started = time.time()
             directs.append(case(a, n, reps))
             bench.log(f"case 9 at {n:,} records: {time.time() - started:.0f} s, seeded in "
-                      f"{directs[-1]['seeding']['seconds']:.0f} s")
+                      f"{directs[-1]['seeding']['seconds']:.0f} s; 1-minute load average "
+                      f"{directs[-1]['loads'][0]:.1f} at its start, {directs[-1]['loads'][-1]:.1f} at its end")
             # Each size lands in FILE as soon as it is measured.
             write_section(a.results, report(directs, None, a), MARK)
         held = case(a, 200 if a.quick else 1000, reps, a.latency_ms)
