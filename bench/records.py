@@ -1,39 +1,62 @@
 #!/usr/bin/env python3
-"""Case 9: reading 10,000 records from an S3 bucket.
+"""Case 9: reading 10,000, 100,000 and 1,000,000 records from an S3 bucket.
 
 moto's S3 server (the one the tests use: `bash tests/install-moto.sh`
-installs it into .venv) on a loopback port; a bucket with 10,000 audit
+installs it into .venv) on a loopback port; a bucket with the audit
 records as fleetform writes them (one JSON object each, under
-`fleet/records/audit/YYYY/MM/DD/`); the example manager with `records:` in
-that bucket. Timed: `fleetform audit report --records --json` (every record
-read, digested and listed) and `fleetform report --html OUT --records` (the
-dashboard: the same records, plus a listing and a read per customer ×
-environment). With `--baseline BIN` an older build runs the same commands,
-alternating with this one, and the section gives both; both must report
-every record.
+`fleet/records/audit/YYYY/MM/DD/`), put into moto's S3 backend in moto's
+own process before it serves (bench/moto_seeded.py: a million in about a
+minute, where puts over HTTP ran about 100 a second); the example manager
+with `records:` in that bucket. Timed: `fleetform audit report --records
+--json` (every record read, digested and listed) and `fleetform report
+--html OUT --records` (the dashboard: the same records, plus a listing and
+a read per customer × environment), raw (one GET per record), then after
+`records compact` (segments and a manifest; a reader reads the segments
+and only the raw events after the manifest's bound), each compacted read
+with an empty segment cache and then with it, its requests counted over
+one more run through a proxy, and fleetform's peak memory over one more
+run of the dashboard. With `--baseline BIN` an older build runs the raw
+reads too, alternating with this one, and the section gives both; both
+must report every record.
 
 moto answers on loopback in a few ms of Python per request (measured: its
 CPU time during this build's audit reports over their requests), all of it
 under one interpreter lock, so against moto itself the reads are bound by
-moto's CPU whatever the client does. A second round puts a proxy in front
-of moto that holds every request for `--latency-ms` (20 ms, of the order
-of a small GET to S3 within a region), on fewer records: what reading
-several at once changes when every request waits on the network.
+moto's CPU whatever the client does; and it answers every page of a
+listing by sorting every key in the bucket. Above `--raw-max` records
+(100,000) the raw reads, and a compaction through moto (a GET per record
+too), would take hours: they are not run, and the table says so. The
+compacted reads still are: the records are also written as the files of a
+local store (`records: kind: local`, the same keys and bytes) and
+compacted there by `records compact` (a local store and a bucket are one
+`Store` to it), and what it wrote (segments and a manifest) is put into
+the bucket beside the raw records. At the sizes both run, the run checks
+that a compaction through S3 and one of a local store write the same
+objects, key for key and byte for byte.
+
+A second round puts a proxy in front of moto that holds every request for
+`--latency-ms` (20 ms, of the order of a small GET to S3 within a region),
+on 1,000 records: what reading several at once changes when every request
+waits on the network.
 
     records.py --fleetform BIN [--label TEXT] [--baseline BIN]
                [--baseline-label TEXT] [--moto PATH] --work DIR
                --results FILE [--quick] [--latency-ms N]
-               [--sizes N,N...] [--reps N]
+               [--sizes N,N...] [--reps N] [--raw-reps N] [--raw-max N]
+               [--machine TEXT]
 
-`--sizes`: the record counts read directly (default 10,000 and 100,000;
---quick: 1,000), each in a moto of its own; `--reps`: alternating runs
-per binary (default 3; --quick: 1).
+`--sizes`: the record counts (default 10,000, 100,000 and 1,000,000;
+--quick: 1,000), each in a moto of its own; `--reps`: alternating runs of
+each compacted read (default 3; --quick: 1); `--raw-reps`: of each raw
+read per binary (default `--reps` below 100,000 records, 1 from there).
 
-Writes its section into FILE between `<!-- case 9 -->` markers.
+Writes its section into FILE between `<!-- case 9 -->` markers, after
+each size (so a run stopped part way keeps the sizes it finished).
 """
 
 import argparse
 import asyncio
+import hashlib
 import http.client
 import json
 import os
@@ -43,6 +66,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
+from xml.etree import ElementTree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -63,20 +88,38 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_moto(binary, log):
-    port = free_port()
-    p = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)],
-                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    for _ in range(150):
+def wait_for(p, port):
+    """Waits until the moto at `port` answers (or `p` has ended)."""
+    for _ in range(300):
+        if p.poll() is not None:
+            raise bench.Failed(f"moto ended (exit {p.returncode}) before answering on port {port}")
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             c.request("GET", "/")
             c.getresponse().read()
-            return p, port
+            return
         except OSError:
             time.sleep(0.2)
     p.kill()
-    raise bench.Failed(f"moto_server did not answer on port {port}")
+    raise bench.Failed(f"moto did not answer on port {port}")
+
+
+def start_seeded(moto, log, n, load=None):
+    """moto's S3 server (bench/moto_seeded.py, under the Python of
+    `moto`'s moto_server) with the bucket, the records 0..n and the files
+    under `load` put into its backend before it serves: (process, port,
+    {"objects", "seconds", "rss_bytes"} of the seeding)."""
+    python = os.path.join(os.path.dirname(moto), "python")
+    port = free_port()
+    cmd = [python, os.path.join(HERE, "moto_seeded.py"), "--port", str(port), "--bucket", BUCKET,
+           "--prefix", PREFIX, "--records", str(n)] + (["--load", load] if load else [])
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
+    line = p.stdout.readline()
+    if not line:
+        p.wait()
+        raise bench.Failed(f"bench/moto_seeded.py ended (exit {p.returncode}) before seeding {n:,} records")
+    wait_for(p, port)
+    return p, port, json.loads(line)
 
 
 class LatencyProxy:
@@ -158,43 +201,11 @@ def record(i):
     return key, json.dumps(body, separators=(",", ":")).encode()
 
 
-def seed(port, n, threads=8):
-    """Creates the bucket and puts `n` records (unsigned: moto takes them)."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    c.request("PUT", f"/{BUCKET}")
-    r = c.getresponse()
-    r.read()
-    if r.status != 200:
-        raise bench.Failed(f"creating the bucket: moto answered {r.status}")
-    errors = []
-
-    def worker(start):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        for i in range(start, n, threads):
-            key, body = record(i)
-            try:
-                conn.request("PUT", f"/{BUCKET}/{PREFIX}/{key}", body=body,
-                             headers={"Content-Type": "application/json"})
-                r = conn.getresponse()
-                r.read()
-                if r.status != 200:
-                    errors.append(f"{key}: {r.status}")
-            except OSError as e:
-                errors.append(f"{key}: {e}")
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-
-    ts = [threading.Thread(target=worker, args=(s,)) for s in range(threads)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    if errors:
-        raise bench.Failed(f"seeding: {len(errors)} puts failed, first {errors[0]}")
-
-
-def manager(a, port):
-    """The example manager with its records in the bucket."""
-    dest = os.path.join(a.scratch, "examples")
+def manager(a, port, name="examples"):
+    """The example manager (copied to `name` in the scratch folder) with
+    its records in the bucket at `port`; with `port` None, in its own
+    folder, `.fleetform/records`, as the example keeps them."""
+    dest = os.path.join(a.scratch, name)
     bench.rm(dest)
     shutil.copytree(os.path.join(bench.ROOT, "examples"), dest)
     cfg_path = os.path.join(dest, "manager", "fleetform.yml")
@@ -203,6 +214,8 @@ def manager(a, port):
     local = "records:\n  kind: local\n  dir: .fleetform/records\n"
     if local not in cfg:
         raise bench.Failed("examples/manager/fleetform.yml has no local records section to replace")
+    if port is None:
+        return os.path.join(dest, "manager")
     cfg = cfg.replace(local, (
         f"records:\n  kind: s3\n  bucket: {BUCKET}\n  region: us-east-1\n  prefix: {PREFIX}\n"
         f"  endpoint: http://127.0.0.1:{port}\n  use_path_style: true\n"))
@@ -211,62 +224,177 @@ def manager(a, port):
     return os.path.join(dest, "manager")
 
 
+ENV = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"),
+       "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+       "AWS_EC2_METADATA_DISABLED": "true", "NO_COLOR": "1"}
+
+
+def compact_locally(a, n):
+    """The records 0..n written as the files of a local store (the same
+    keys and bytes as in the bucket) and `records compact` run there:
+    (the store's folder, seconds writing, seconds compacting)."""
+    store = os.path.join(manager(a, None, "examples-local"), ".fleetform", "records")
+    bench.rm(store)
+    t0, made = time.perf_counter(), set()
+    for i in range(n):
+        key, body = record(i)
+        path = os.path.join(store, key)
+        folder = os.path.dirname(path)
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+        with open(path, "wb") as f:
+            f.write(body)
+    written = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    bench.run_timed([a.fleetform, "-q", "records", "compact"], cwd=os.path.dirname(os.path.dirname(store)),
+                    env=dict(ENV, FLEETFORM_NOW=str(AFTER_THE_RECORDS)))
+    return store, written, time.perf_counter() - t0
+
+
+def beside_audit(store):
+    """{key: MD5} of the store's files outside `audit/` (what a compaction
+    wrote: segments and manifests)."""
+    out = {}
+    for top, _, files in os.walk(store):
+        for name in files:
+            rel = os.path.relpath(os.path.join(top, name), store).replace(os.sep, "/")
+            if not rel.startswith("audit/"):
+                with open(os.path.join(top, name), "rb") as f:
+                    out[rel] = hashlib.md5(f.read()).hexdigest()
+    return out
+
+
+def listed(port, prefix, delimiter=None):
+    """(keys with their ETags, common prefixes) of an unsigned listing."""
+    keys, folders, token = {}, [], None
+    while True:
+        q = {"list-type": "2", "prefix": prefix}
+        if delimiter:
+            q["delimiter"] = delimiter
+        if token:
+            q["continuation-token"] = token
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        c.request("GET", f"/{BUCKET}?{urllib.parse.urlencode(q)}")
+        r = c.getresponse()
+        body = r.read()
+        if r.status != 200:
+            raise bench.Failed(f"listing {prefix}: moto answered {r.status}")
+        ns = {"s": "http://s3.amazonaws.com/doc/2006-03-01/"}
+        root = ElementTree.fromstring(body)
+        for o in root.findall("s:Contents", ns):
+            keys[o.find("s:Key", ns).text] = o.find("s:ETag", ns).text.strip('"')
+        folders += [f.find("s:Prefix", ns).text for f in root.findall("s:CommonPrefixes", ns)]
+        token = root.findtext("s:NextContinuationToken", namespaces=ns)
+        if not token:
+            return keys, folders
+
+
+def same_as_local(port, store):
+    """Checks that the bucket's objects outside `audit/` (what `records
+    compact` wrote through S3) are the files of the local store outside
+    `audit/`, key for key, byte for byte (S3's ETag of a single put is its
+    MD5); returns how many."""
+    local = beside_audit(store)
+    _, tops = listed(port, f"{PREFIX}/", "/")
+    remote = {}
+    for top in tops:
+        if top != f"{PREFIX}/audit/":
+            keys, _ = listed(port, top)
+            remote.update({k[len(PREFIX) + 1:]: e for k, e in keys.items()})
+    if not local or remote != local:
+        only = sorted(set(remote) ^ set(local))[:3]
+        raise bench.Failed(f"the compaction through S3 and the local one differ ({len(remote)} objects "
+                           f"against {len(local)}; first keys in one only: {only})")
+    return len(local)
+
+
 def case(a, n, reps, latency_ms=0):
+    raw = n <= a.raw_max or latency_ms > 0
+    raw_reps = a.raw_reps or (reps if n < 100_000 else 1)
+    loads = [os.getloadavg()[0]]
     log = open(os.path.join(a.scratch, "moto.log"), "w")
-    moto, port = start_moto(a.moto, log)
-    proxy = None
+    load, local = None, None
+    if not raw:
+        store, written, compacted_in = compact_locally(a, n)
+        load = os.path.join(a.scratch, "load")
+        bench.rm(load)
+        for top in os.listdir(store):
+            if top != "audit":
+                shutil.copytree(os.path.join(store, top), os.path.join(load, top))
+        local = {"written": written, "objects": len(beside_audit(load))}
+        bench.rm(os.path.join(a.scratch, "examples-local"))
+    moto, port, seeding = start_seeded(a.moto, log, n, load)
+    # With 0 ms added the proxy only counts requests: the timed runs go
+    # to moto directly, one more run of each compacted read through it.
+    proxy = LatencyProxy(port, latency_ms / 1000)
     try:
-        t0 = time.perf_counter()
-        seed(port, n)
-        seeded = time.perf_counter() - t0
-        if latency_ms:
-            proxy = LatencyProxy(port, latency_ms / 1000)
-        mdir = manager(a, proxy.port if proxy else port)
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"),
-               "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-               "AWS_EC2_METADATA_DISABLED": "true", "NO_COLOR": "1"}
-        binaries = [("this build", a.fleetform)]
-        if a.baseline:
-            binaries.append(("baseline", a.baseline))
-        tools, moto_cpu = [], []
-        for name, binary in binaries:
-            cpu = moto_cpu if name == "this build" else None
-            tools.append((f"audit report · {name}",
-                          report_run(a, binary, mdir, env, n, moto.pid, cpu)))
-            tools.append((f"dashboard · {name}", dashboard_run(a, binary, mdir, env)))
-        requests = {}
-        if proxy:
-            requests["raw"] = counted(proxy, report_run(a, a.fleetform, mdir, env, n, moto.pid, None))
-        res = bench.alternate(tools, reps, warmup=[])
-        # Compacted (`records compact`, as the drift workflow runs it), each
-        # read with an empty segment cache (a fresh runner), then warm.
-        t0 = time.perf_counter()
-        bench.run_timed([a.fleetform, "-q", "records", "compact"], cwd=mdir,
-                        env=dict(env, FLEETFORM_NOW=str(AFTER_THE_RECORDS)))
-        compacted_in = time.perf_counter() - t0
+        mdir = manager(a, proxy.port if latency_ms else port)
+        counted_dir = mdir if latency_ms else manager(a, proxy.port, "examples-counted")
+        res, requests, moto_cpu, same = {}, {}, [], None
+        if raw:
+            binaries = [("this build", a.fleetform)] + ([("baseline", a.baseline)] if a.baseline else [])
+            tools = []
+            for name, binary in binaries:
+                cpu = moto_cpu if name == "this build" else None
+                tools.append((f"audit report · {name}", report_run(a, binary, mdir, ENV, n, moto.pid, cpu)))
+                tools.append((f"dashboard · {name}", dashboard_run(a, binary, mdir, ENV)))
+            if latency_ms:
+                requests["raw"] = counted(proxy, report_run(a, a.fleetform, mdir, ENV, n, moto.pid, None))
+            res = bench.alternate(tools, raw_reps, warmup=[])
+            # Compacted (`records compact`, as the drift workflow runs it).
+            t0 = time.perf_counter()
+            bench.run_timed([a.fleetform, "-q", "records", "compact"], cwd=mdir,
+                            env=dict(ENV, FLEETFORM_NOW=str(AFTER_THE_RECORDS)))
+            compacted_in = time.perf_counter() - t0
+            store, _, _ = compact_locally(a, n)
+            same = same_as_local(port, store)
+            bench.rm(os.path.join(a.scratch, "examples-local"))
+        # Each compacted read with an empty segment cache (a fresh runner),
+        # then warm.
         cache = os.path.join(mdir, ".fleetform", "cache")
         cold = lambda fn: (lambda: (bench.rm(cache), fn())[1])
         compacted = [
-            ("audit report · compacted", cold(report_run(a, a.fleetform, mdir, env, n, moto.pid, None))),
-            ("dashboard · compacted", cold(dashboard_run(a, a.fleetform, mdir, env))),
-            ("audit report · compacted, cached", report_run(a, a.fleetform, mdir, env, n, moto.pid, None)),
+            ("audit report · compacted", cold(report_run(a, a.fleetform, mdir, ENV, n, moto.pid, None))),
+            ("dashboard · compacted", cold(dashboard_run(a, a.fleetform, mdir, ENV))),
+            ("audit report · compacted, cached", report_run(a, a.fleetform, mdir, ENV, n, moto.pid, None)),
         ]
-        if proxy:
-            requests["compacted"] = counted(proxy, compacted[0][1])
-            requests["compacted, cached"] = counted(proxy, compacted[2][1])
         res.update(bench.alternate(compacted, reps, warmup=["audit report · compacted, cached"]))
+        requests.update(count_compacted(a, proxy, counted_dir, n, moto.pid))
+        bench.rm(cache)
+        peak = peak_memory([a.fleetform, "-q", "report", "--html", os.path.join(a.scratch, "dashboard.html"),
+                            "--records"], mdir)
+        loads.append(os.getloadavg()[0])
     finally:
-        if proxy:
-            proxy.stop()
+        proxy.stop()
         moto.kill()
         moto.wait()
         log.close()
-    return {"n": n, "reps": reps, "seeded": seeded, "results": res, "latency_ms": latency_ms,
-            "requests": requests, "compacted_in": compacted_in,
-            "moto_ms": bench.median(moto_cpu) * 1000 if moto_cpu else None,
-            "versions": {"this build": a.label or bench.first_line(bench.capture([a.fleetform, "--version"])),
-                         "baseline": a.baseline_label or (a.baseline and bench.first_line(
-                             bench.capture([a.baseline, "--version"])))}}
+        if load:
+            bench.rm(load)
+    return {"n": n, "reps": reps, "raw_reps": raw_reps, "raw": raw, "seeding": seeding, "results": res,
+            "latency_ms": latency_ms, "requests": requests, "compacted_in": compacted_in, "local": local,
+            "same": same, "peak": peak, "loads": loads,
+            "moto_ms": bench.median(moto_cpu) * 1000 if moto_cpu else None}
+
+
+def count_compacted(a, proxy, mdir, n, moto_pid):
+    """The requests of one run of each compacted read through `proxy`."""
+    cache = os.path.join(mdir, ".fleetform", "cache")
+    report = report_run(a, a.fleetform, mdir, ENV, n, moto_pid, None)
+    out = {}
+    bench.rm(cache)
+    out["audit report · compacted"] = counted(proxy, report)
+    out["audit report · compacted, cached"] = counted(proxy, report)
+    bench.rm(cache)
+    out["dashboard · compacted"] = counted(proxy, dashboard_run(a, a.fleetform, mdir, ENV))
+    return out
+
+
+def peak_memory(cmd, cwd):
+    """fleetform's peak resident memory over one run (bench/memory.py)."""
+    import memory  # memory imports this module: not at the top
+    return memory.peak_rss(cmd, cwd=cwd, env=ENV)[0]
 
 
 def counted(proxy, fn):
@@ -305,79 +433,129 @@ def dashboard_run(a, binary, mdir, env):
     return fn
 
 
-def table(c, a):
-    res = c["results"]
-    compacted_rows = []
-    names = ["this build"] + (["baseline"] if a.baseline else [])
-    out = ["| command | " + " | ".join(names) + (" | ratio |" if a.baseline else " |"),
-           "|---|" + "---:|" * len(names) + ("---:|" if a.baseline else "")]
+def runs(k):
+    return "1 run" if k == 1 else f"{k} alternating runs"
+
+
+def mb(n):
+    return f"{n / 1024 / 1024:,.0f} MB"
+
+
+def raw_rows(c, a, directs):
+    """The raw reads' rows: measured, or at a size they were not run at,
+    "not run" with a lower bound labelled as an estimate."""
+    res, names = c["results"], ["this build"] + (["baseline"] if a.baseline else [])
+    out = []
     for cmd in ("audit report", "dashboard"):
+        if not c["raw"]:
+            ran = [d for d in directs if d["raw"] and not isinstance(d["results"].get(f"{cmd} · this build"), (Exception, type(None)))]
+            guess = ""
+            if ran:
+                d = max(ran, key=lambda d: d["n"])
+                low = bench.median(d["results"][f"{cmd} · this build"]) * c["n"] / d["n"]
+                guess = (f"; estimate, not measured: over {bench.fmt_s(low)}, {c['n'] // d['n']}× the "
+                         f"{d['n']:,}-record run, as moto answers every listing page by sorting the whole bucket")
+            out.append(f"| {cmd}, {c['n']:,} records | not run: one GET per record{guess} |"
+                       + " |" * (len(names) - 1 + bool(a.baseline)))
+            continue
         cells, meds = [], []
-        for variant in ("compacted", "compacted, cached"):
-            r = res.get(f"{cmd} · {variant}")
-            if r is None:
-                continue
-            if isinstance(r, Exception):
-                shown = f"failed: {r}"
-            else:
-                shown = bench.fmt_s(bench.median(r))
-            reqs = c["requests"].get(variant)
-            shown += f" ({reqs:,} requests)" if reqs is not None else ""
-            compacted_rows.append(f"| {cmd}, {c['n']:,} records, {variant} | {shown} |")
         for name in names:
             r = res[f"{cmd} · {name}"]
             if isinstance(r, Exception):
                 cells.append(f"failed: {r}")
                 meds.append(None)
             else:
-                m = bench.median(r)
-                cells.append(bench.fmt_s(m))
-                meds.append(m)
+                meds.append(bench.median(r))
+                cells.append(bench.fmt_s(meds[-1]))
         row = f"| {cmd}, {c['n']:,} records | " + " | ".join(cells)
         if a.baseline:
             row += " | " + (f"{meds[1] / meds[0]:.1f}×" if None not in meds else "–")
         if cmd == "audit report" and c["requests"].get("raw") is not None:
             row += f" ({c['requests']['raw']:,} requests)"
         out.append(row + " |")
-    out += ["", f"Method: as above after `records compact` ({bench.fmt_s(c['compacted_in'])} for {c['n']:,} records), "
-            "each read with an empty segment cache (a fresh runner) and then with it.", "",
-            "| command | this build |", "|---|---:|"] + compacted_rows
     return out
+
+
+def table(c, a, directs):
+    names = ["this build"] + (["baseline"] if a.baseline else [])
+    out = ["| command | " + " | ".join(names) + (" | ratio |" if a.baseline else " |"),
+           "|---|" + "---:|" * len(names) + ("---:|" if a.baseline else "")]
+    out += raw_rows(c, a, directs)
+    rows = []
+    for cmd, variant in (("audit report", "compacted"), ("audit report", "compacted, cached"),
+                         ("dashboard", "compacted")):
+        r = c["results"].get(f"{cmd} · {variant}")
+        shown = f"failed: {r}" if isinstance(r, Exception) else bench.fmt_s(bench.median(r))
+        reqs = c["requests"].get(f"{cmd} · {variant}")
+        shown += f" ({reqs:,} requests)" if reqs is not None else ""
+        rows.append(f"| {cmd}, {c['n']:,} records, {variant} | {shown} |")
+    rows.append(f"| dashboard, {c['n']:,} records, compacted: fleetform's peak memory | {mb(c['peak'])} |")
+    if c["raw"]:
+        how = f"`records compact` through moto ({bench.fmt_s(c['compacted_in'])} for {c['n']:,} records)"
+    else:
+        how = (f"`records compact` of a local store ({bench.fmt_s(c['compacted_in'])} for {c['n']:,} records; "
+               f"the {c['local']['objects']} segment and manifest objects it wrote put into the bucket)")
+    latency = f", {c['latency_ms']} ms added to each" if c["latency_ms"] else ", 0 ms added"
+    out += ["", f"Method: as above after {how}, {runs(c['reps'])} of each compacted read, "
+            "each with an empty segment cache (a fresh runner) and then with it; requests counted over one "
+            f"more run of each through the proxy{latency}; peak memory (fleetform's own `VmHWM`, sampled every 2 ms) over one more run of "
+            "the dashboard with an empty cache.", "",
+            "| command | this build |", "|---|---:|"] + rows
+    return out
+
+
+def method(d, a):
+    seeding = d["seeding"]
+    where = (f"put into moto's S3 backend in moto's own process before it served (bench/moto_seeded.py: "
+             f"{seeding['objects']:,} objects in {bench.fmt_s(seeding['seconds'])}; moto's resident memory "
+             f"then {mb(seeding['rss_bytes'])})")
+    if d["raw"]:
+        reads = (f"`fleetform audit report --records --json` and `report --html --records`, "
+                 f"{runs(d['raw_reps'])} per binary"
+                 + (f" (moto's CPU: {d['moto_ms']:.1f} ms a request)" if d["moto_ms"] else "")
+                 + (f"; the baseline: {a.baseline_label or 'the binary BENCH_BASELINE names'}" if a.baseline else "")
+                 + (f"; the segments and manifests `records compact` wrote through S3 are the same "
+                    f"{d['same']} objects, key for key, as it writes compacting a local store (`records: kind: "
+                    "local`) of the same records, each with the same MD5 (S3's ETag)" if d["same"] else ""))
+    else:
+        reads = (f"the records also written as the files of a local store (`records: kind: local`, the same "
+                 f"keys and bytes, in {bench.fmt_s(d['local']['written'])}); the raw reads not run (one GET "
+                 "per record, and moto answers each of the 1,000-key listing pages by sorting every key in "
+                 "the bucket), nor a compaction through moto (a GET per record too)")
+    return (f"Method: {d['n']:,} audit records in moto's S3 on loopback, {where}; {reads}; "
+            f"{os.cpu_count()} cores" + (f", {a.machine}." if a.machine else "."))
 
 
 def goals(directs):
     """The issue's goals for reading records (#88), each judged only at the
     size it is set at, from the run at that size among `directs` (else the
     largest, unjudged): the dashboard over 10,000 compacted records within
-    2 s, and over 1,000,000 within 20 s and 2,000 requests (no run here
-    seeds a million objects: that row says "not run")."""
+    2 s, and over 1,000,000 within 20 s and 2,000 requests."""
     def at(size):
         direct = next((d for d in directs if d["n"] == size), None) or max(directs, key=lambda d: d["n"])
         r = direct["results"].get("dashboard · compacted")
         value = None if r is None or isinstance(r, Exception) else bench.median(r)
-        return f"{direct['n']:,} records", value, None if value is None else bench.fmt_s(value)
-    n, value, shown = at(10_000)
-    rows = [bench.goal_row("case 9: the dashboard, compacted, ≤ 2 s", "10,000 records", n, shown,
-                           value is not None and value <= 2.0)]
-    n, value, shown = at(1_000_000)
-    ran = any(d["n"] == 1_000_000 for d in directs)
+        reqs = direct["requests"].get("dashboard · compacted")
+        return f"{direct['n']:,} records", value, reqs
+    n, value, _ = at(10_000)
+    rows = [bench.goal_row("case 9: the dashboard, compacted, ≤ 2 s", "10,000 records", n,
+                           None if value is None else bench.fmt_s(value), value is not None and value <= 2.0)]
+    n, value, reqs = at(1_000_000)
+    shown = None if value is None or reqs is None else f"{bench.fmt_s(value)}, {reqs:,} requests"
     rows.append(bench.goal_row("case 9: the dashboard, compacted, ≤ 20 s and ≤ 2,000 requests",
-                               "1,000,000 records", n if ran else None, None, False))
+                               "1,000,000 records", n, shown,
+                               shown is not None and value <= 20.0 and reqs <= 2000))
     return rows
 
 
 def report(directs, held, a):
     out = [MARK, "", "## Case 9: reading records from S3", ""]
     for i, direct in enumerate(directs):
-        out.append(
-            f"Method: {direct['n']:,} audit records in moto's S3 on loopback (seeded in "
-            f"{bench.fmt_s(direct['seeded'])}); `fleetform audit report --records --json` "
-            f"and `report --html --records`, {direct['reps']} alternating runs per binary"
-            + (f"; the baseline: {a.baseline_label or 'the binary BENCH_BASELINE names'}." if a.baseline else "."))
-        out += [""] + table(direct, a) + ([""] if i + 1 < len(directs) else [])
-    out += ["", f"Method: as above with {held['n']:,} records and {held['latency_ms']} ms added to every request "
-            "by a proxy in front of moto.", ""]
-    out += table(held, a)
+        out += [method(direct, a), ""] + table(direct, a, directs) + ([""] if i + 1 < len(directs) else [])
+    if held:
+        out += ["", f"Method: as above with {held['n']:,} records and {held['latency_ms']} ms added to every "
+                f"request by a proxy in front of moto ({runs(held['raw_reps'])} of each raw read per binary).", ""]
+        out += table(held, a, directs)
     out += [""] + bench.goal_table(goals(directs))
     out += ["", MARK]
     return "\n".join(out) + "\n"
@@ -394,8 +572,14 @@ def main():
     ap.add_argument("--results", required=True)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--latency-ms", type=int, default=20)
-    ap.add_argument("--sizes", help="record counts read directly, comma-separated (default 10000,100000)")
-    ap.add_argument("--reps", type=int, help="alternating runs per binary (default 3)")
+    ap.add_argument("--sizes", help="record counts, comma-separated (default 10000,100000,1000000)")
+    ap.add_argument("--reps", type=int, help="alternating runs of each compacted read (default 3)")
+    ap.add_argument("--raw-reps", type=int,
+                    help="alternating runs of each raw read per binary (default: --reps below 100,000 records, 1 from there)")
+    ap.add_argument("--machine", help="what else the machine ran, for the method lines "
+                    "(\"shared with other builds\"; run.sh passes BENCH_MACHINE)")
+    ap.add_argument("--raw-max", type=int, default=100_000,
+                    help="the largest size the raw reads and a compaction through moto run at (default 100000)")
     a = ap.parse_args()
     for k in ("fleetform", "baseline", "moto", "work", "results"):
         if getattr(a, k):
@@ -408,11 +592,16 @@ def main():
     t0 = time.time()
     try:
         reps = a.reps or (1 if a.quick else 3)
-        sizes = [int(n) for n in (a.sizes or ("1000" if a.quick else "10000,100000")).split(",")]
+        sizes = [int(n) for n in (a.sizes or ("1000" if a.quick else "10000,100000,1000000")).split(",")]
         directs = []
         for n in sizes:
+            started = time.time()
             directs.append(case(a, n, reps))
-            bench.log(f"case 9 at {n:,} records: seeded in {directs[-1]['seeded']:.0f} s")
+            bench.log(f"case 9 at {n:,} records: {time.time() - started:.0f} s, seeded in "
+                      f"{directs[-1]['seeding']['seconds']:.0f} s; 1-minute load average "
+                      f"{directs[-1]['loads'][0]:.1f} at its start, {directs[-1]['loads'][-1]:.1f} at its end")
+            # Each size lands in FILE as soon as it is measured.
+            write_section(a.results, report(directs, None, a), MARK)
         held = case(a, 200 if a.quick else 1000, reps, a.latency_ms)
     finally:
         bench.rm(a.scratch)

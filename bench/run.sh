@@ -12,9 +12,11 @@
 # half an hour). --providers-only runs case 7 alone (a fleet plan with a
 # 150 MB provider from a packed mirror) and rewrites its section;
 # --impact-only runs case 8 alone (`fleetform impact` on 10,000 customers);
-# --records-only runs case 9 alone (10,000 records read from moto's S3,
-# which tests/install-moto.sh installs; BENCH_BASELINE=BIN runs an older
-# fleetform binary alongside, shown as BENCH_BASELINE_LABEL).
+# --records-only runs case 9 alone (10,000, 100,000 and 1,000,000 records
+# read from moto's S3, which tests/install-moto.sh installs;
+# BENCH_RECORDS_SIZES=10000,100000 picks the sizes; BENCH_MACHINE=TEXT says
+# in its method lines what else the machine ran; BENCH_BASELINE=BIN runs an
+# older fleetform binary alongside, shown as BENCH_BASELINE_LABEL).
 # --relay-only runs case 10 alone (the dispatch relay under load).
 # --causes-only runs case 12 alone (a drift merge of 2,000 drifted pairs in
 # 5 causes, no Terraform, and the same merge's issues against the fake
@@ -75,7 +77,7 @@ for arg in "$@"; do
     --causes-only) causes_only=1 ;;
     --memory-only) memory_only=1 ;;
     -h | --help)
-      sed -n '2,44p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,46p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -212,7 +214,7 @@ export TF_CLI_CONFIG_FILE="$PWD/$work/terraformrc" TF_IN_AUTOMATION=1 TF_INPUT=0
 
 # --- case 9: records read from moto's S3 --------------------------------------
 records_case() {
-  say "case 9: 10,000 and 100,000 records read from S3 (moto)"
+  say "case 9: records read from S3 (moto), ${BENCH_RECORDS_SIZES:-10000,100000,1000000} of them"
   bash tests/install-moto.sh >/dev/null || die "tests/install-moto.sh could not install moto (PyPI moto[server])"
   baseline=()
   if [ -n "${BENCH_BASELINE:-}" ]; then
@@ -224,8 +226,12 @@ records_case() {
   if [ -n "${BENCH_RECORDS_SIZES:-}" ]; then
     sizes=(--sizes "$BENCH_RECORDS_SIZES")
   fi
+  machine=()
+  if [ -n "${BENCH_MACHINE:-}" ]; then
+    machine=(--machine "$BENCH_MACHINE")
+  fi
   "$venv/bin/python" "$bench/records.py" --fleetform "$bin" --label "$label" "${baseline[@]}" \
-    --moto .venv/bin/moto_server --work "$work" --results "$bench/results.md" "${quick[@]}" "${sizes[@]}"
+    --moto .venv/bin/moto_server --work "$work" --results "$bench/results.md" "${quick[@]}" "${sizes[@]}" "${machine[@]}"
 }
 if [ -n "$records_only" ]; then
   records_case

@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
 import impact  # noqa: E402
 import providers  # noqa: E402
+import records  # noqa: E402
 
 
 def rows_1(n, ff, aj, cj):
@@ -100,6 +101,31 @@ class QuickRunClaimsNoFullSizeGoal(unittest.TestCase):
         self.assertEqual(len(goals), 2)
         for line in goals:
             self.assertTrue(line.endswith(f"| {bench.NOT_RUN} |"), line)
+
+
+def direct_9(n, seconds, requests):
+    """A size of case 9 as bench/records.py's case returns it (the goals
+    read the compacted dashboard's times and its counted requests)."""
+    return {"n": n, "results": {"dashboard · compacted": [seconds] * 3},
+            "requests": {"dashboard · compacted": requests}}
+
+
+class Case9(unittest.TestCase):
+    G10K = "case 9: the dashboard, compacted, ≤ 2 s, at 10,000 records"
+    G1M = "case 9: the dashboard, compacted, ≤ 20 s and ≤ 2,000 requests, at 1,000,000 records"
+
+    def test_a_million_is_judged_on_time_and_requests(self):
+        for seconds, requests, met in ((12.0, 47, "yes"), (25.0, 47, "**no**"), (12.0, 3000, "**no**")):
+            rows = {g: (r, m) for g, r, m in records.goals([direct_9(10_000, 0.3, 47),
+                                                            direct_9(1_000_000, seconds, requests)])}
+            self.assertEqual(rows[self.G1M][1], met, (seconds, requests))
+            self.assertIn(f"{requests:,} requests at 1,000,000 records", rows[self.G1M][0])
+            self.assertEqual(rows[self.G10K][1], "yes")
+
+    def test_without_a_million_it_is_not_run(self):
+        rows = {g: m for g, _, m in records.goals([direct_9(10_000, 3.0, 47), direct_9(100_000, 1.0, 47)])}
+        self.assertEqual(rows[self.G1M], bench.NOT_RUN)
+        self.assertEqual(rows[self.G10K], "**no**")
 
 
 if __name__ == "__main__":
