@@ -66,8 +66,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.parse
-from xml.etree import ElementTree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -265,42 +263,46 @@ def beside_audit(store):
     return out
 
 
-def listed(port, prefix, delimiter=None):
-    """(keys with their ETags, common prefixes) of an unsigned listing."""
-    keys, folders, token = {}, [], None
-    while True:
-        q = {"list-type": "2", "prefix": prefix}
-        if delimiter:
-            q["delimiter"] = delimiter
-        if token:
-            q["continuation-token"] = token
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        c.request("GET", f"/{BUCKET}?{urllib.parse.urlencode(q)}")
-        r = c.getresponse()
-        body = r.read()
-        if r.status != 200:
-            raise bench.Failed(f"listing {prefix}: moto answered {r.status}")
-        ns = {"s": "http://s3.amazonaws.com/doc/2006-03-01/"}
-        root = ElementTree.fromstring(body)
-        for o in root.findall("s:Contents", ns):
-            keys[o.find("s:Key", ns).text] = o.find("s:ETag", ns).text.strip('"')
-        folders += [f.find("s:Prefix", ns).text for f in root.findall("s:CommonPrefixes", ns)]
-        token = root.findtext("s:NextContinuationToken", namespaces=ns)
-        if not token:
-            return keys, folders
+# Run by moto's own Python (boto3 comes with moto): a listing through
+# boto3's paginator, printed as JSON.
+LIST_WITH_BOTO3 = """
+import json, sys
+import boto3
+port, bucket, prefix, delimiter = sys.argv[1:5]
+s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                  aws_access_key_id="test", aws_secret_access_key="test")
+more = {"Delimiter": delimiter} if delimiter else {}
+keys, folders = {}, []
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, **more):
+    keys.update({o["Key"]: o["ETag"].strip('"') for o in page.get("Contents", [])})
+    folders += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+json.dump({"keys": keys, "folders": folders}, sys.stdout)
+"""
 
 
-def same_as_local(port, store):
+def listed(moto, port, prefix, delimiter=None):
+    """(keys with their ETags, common prefixes) of a listing of the bench's
+    bucket, through boto3 in the Python `moto` (moto_server) runs under."""
+    python = os.path.join(os.path.dirname(moto), "python")
+    p = subprocess.run([python, "-c", LIST_WITH_BOTO3, str(port), BUCKET, prefix, delimiter or ""],
+                       capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        raise bench.Failed(f"listing {prefix}: {p.stderr.strip()[-500:]}")
+    out = json.loads(p.stdout)
+    return out["keys"], out["folders"]
+
+
+def same_as_local(moto, port, store):
     """Checks that the bucket's objects outside `audit/` (what `records
     compact` wrote through S3) are the files of the local store outside
     `audit/`, key for key, byte for byte (S3's ETag of a single put is its
     MD5); returns how many."""
     local = beside_audit(store)
-    _, tops = listed(port, f"{PREFIX}/", "/")
+    _, tops = listed(moto, port, f"{PREFIX}/", "/")
     remote = {}
     for top in tops:
         if top != f"{PREFIX}/audit/":
-            keys, _ = listed(port, top)
+            keys, _ = listed(moto, port, top)
             remote.update({k[len(PREFIX) + 1:]: e for k, e in keys.items()})
     if not local or remote != local:
         only = sorted(set(remote) ^ set(local))[:3]
@@ -348,7 +350,7 @@ def case(a, n, reps, latency_ms=0):
                             env=dict(ENV, FLEETFORM_NOW=str(AFTER_THE_RECORDS)))
             compacted_in = time.perf_counter() - t0
             store, _, _ = compact_locally(a, n)
-            same = same_as_local(port, store)
+            same = same_as_local(a.moto, port, store)
             bench.rm(os.path.join(a.scratch, "examples-local"))
         # Each compacted read with an empty segment cache (a fresh runner),
         # then warm.

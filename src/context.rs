@@ -62,9 +62,7 @@ mod tests {
         let net = crate::net::Settings::from_lookup(move |k| {
             (k == "HTTPS_PROXY").then(|| proxy.to_string())
         });
-        let store = crate::records::Store::Local(crate::records::local::Folder::new(
-            dir.join(format!("{name}-records")),
-        ));
+        let store = crate::records::Store::in_folder(dir.join(format!("{name}-records")));
         Context {
             out: Output::from_env(true, 0),
             audit: Log::new(dir.join(format!("{name}.jsonl")), Some(store)),

@@ -388,20 +388,24 @@ fn status(command: &AdoptCommand, manager_dir: &Path, cx: &Context) -> Result<()
         },
         manager_dir,
         &cx.net,
+        None,
     )?;
     if *json {
         cx.out.json(&rows).expect("serialisable");
         return Ok(());
     }
     cx.out.result(status_text(&rows, *all).trim_end());
-    for h in adopt::halts(manager_dir, &cx.net)?.iter().filter(|h| {
-        environment
-            .as_ref()
-            .is_none_or(|e| *e == h.unit.environment)
-            && product
+    for h in adopt::halts(manager_dir, &cx.net, None)?
+        .iter()
+        .filter(|h| {
+            environment
                 .as_ref()
-                .is_none_or(|p| h.unit.product.as_ref() == Some(p))
-    }) {
+                .is_none_or(|e| *e == h.unit.environment)
+                && product
+                    .as_ref()
+                    .is_none_or(|p| h.unit.product.as_ref() == Some(p))
+        })
+    {
         cx.out.result(&crate::report::adopt::halt_line(h));
     }
     Ok(())

@@ -36,6 +36,18 @@ pub struct ReportArgs {
     pub records: bool,
 }
 
+/// The kinds of record the dashboard reads per customer, pair or rollout:
+/// each listed once for the whole fleet
+/// ([`crate::records::Store::listing_once`]), not once per customer or
+/// pair.
+const LISTED_ONCE: [&str; 5] = [
+    "deployments/",
+    crate::records::deploy_segments::PREFIX,
+    "adoptions/",
+    "adoption-waves/",
+    "rollouts/",
+];
+
 /// The dashboard (a report subcommand is dispatched by `lib.rs`).
 pub fn run(args: &ReportArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let Some(out) = &args.html else {
@@ -44,7 +56,9 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
         ));
     };
     let (manager, registry) = crate::config::load(manager_dir)?;
-    let store = crate::records::Store::for_manager(&manager, &cx.net);
+    let store = crate::records::Store::for_manager(&manager, &cx.net)
+        .listing_once(&LISTED_ONCE)
+        .map_err(|e| Error::failed(e.to_string()))?;
     let (events, source) = read_events(args, &manager, &store)?;
     let now = crate::rollout::now() as i64;
     let rollouts = crate::rollout::open_rollouts(&store)?;
@@ -72,12 +86,13 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
             })
             .collect(),
         weeks: crate::fleet::dashboard::weeks(&events, now),
-        adoptions: adoptions(manager_dir, cx),
-        adoption_halts: crate::flows::adopt::halts(manager_dir, &cx.net).unwrap_or_else(|e| {
-            cx.out
-                .note(&format!("the adoption waves' halts were not read: {e}"));
-            Vec::new()
-        }),
+        adoptions: adoptions(manager_dir, &store, cx),
+        adoption_halts: crate::flows::adopt::halts(manager_dir, &cx.net, Some(&store))
+            .unwrap_or_else(|e| {
+                cx.out
+                    .note(&format!("the adoption waves' halts were not read: {e}"));
+                Vec::new()
+            }),
         sla: sla(&manager, &events, now),
         drift_causes: crate::fleet::drift_causes::previous(&store).unwrap_or_else(|e| {
             cx.out.note(&format!(
@@ -116,12 +131,16 @@ fn sla(manager: &Manager, events: &[Entry], now: i64) -> Option<crate::report::s
 
 /// The pairs with an adoption under way or done (with products, each
 /// customer × product × environment).
-fn adoptions(manager_dir: &Path, cx: &Context) -> Vec<crate::report::adopt::PairStatus> {
+fn adoptions(
+    manager_dir: &Path,
+    store: &crate::records::Store,
+    cx: &Context,
+) -> Vec<crate::report::adopt::PairStatus> {
     let filter = crate::flows::adopt::StatusFilter {
         out: ".fleetform/out".into(),
         ..Default::default()
     };
-    match crate::flows::adopt::status(&filter, manager_dir, &cx.net) {
+    match crate::flows::adopt::status(&filter, manager_dir, &cx.net, Some(store)) {
         Ok(rows) => rows
             .into_iter()
             .filter(|r| r.stage != crate::report::adopt::Stage::NotStarted)

@@ -32,11 +32,12 @@ pub fn customers(
     (wave_of, server): (&BTreeMap<Unit, (String, bool)>, &str),
     now: i64,
 ) -> Result<(Vec<CustomerView>, Vec<String>)> {
+    let by_customer = by_customer(events);
     let mut customers = registry
         .customers
         .iter()
         .filter(|c| c.takes_part(Activity::Shown))
-        .map(|c| customer_view(manager, store, c, events, wave_of, now))
+        .map(|c| customer_view(manager, store, c, &by_customer.about(c), wave_of, now))
         .map(|v| {
             v.map(|mut v| {
                 v.reference_url = reference_url(manager, v.repo.as_deref(), server);
@@ -56,12 +57,33 @@ pub fn customers(
     Ok((customers, places))
 }
 
-/// Whether an event is about `c` (audit lines name the slug; refusals may
-/// name the customer's repo).
-fn about(e: &Entry, c: &Customer) -> bool {
-    e.customer
-        .as_deref()
-        .is_some_and(|x| x == c.slug || Some(x) == c.repo.as_deref())
+/// The events, by the customer they name: one pass over them, so
+/// finding each customer's costs its own events, not every event of the
+/// fleet once per customer.
+struct ByCustomer<'a>(BTreeMap<&'a str, Vec<(usize, &'a Entry)>>);
+
+fn by_customer(events: &[Entry]) -> ByCustomer<'_> {
+    let mut map: BTreeMap<&str, Vec<(usize, &Entry)>> = BTreeMap::new();
+    for (i, e) in events.iter().enumerate() {
+        if let Some(c) = e.customer.as_deref() {
+            map.entry(c).or_default().push((i, e));
+        }
+    }
+    ByCustomer(map)
+}
+
+impl<'a> ByCustomer<'a> {
+    /// The events about `c`, in their order (audit lines name the slug;
+    /// refusals may name the customer's repo).
+    fn about(&self, c: &Customer) -> Vec<&'a Entry> {
+        let mut mine: Vec<(usize, &Entry)> = Vec::new();
+        let names = std::iter::once(c.slug.as_str()).chain(c.repo.as_deref());
+        for name in names.collect::<std::collections::BTreeSet<_>>() {
+            mine.extend(self.0.get(name).into_iter().flatten().copied());
+        }
+        mine.sort_by_key(|(i, _)| *i);
+        mine.into_iter().map(|(_, e)| e).collect()
+    }
 }
 
 fn place_of(product: Option<&str>, env: Option<&str>) -> String {
@@ -72,18 +94,18 @@ fn place_of(product: Option<&str>, env: Option<&str>) -> String {
     }
 }
 
-pub fn customer_view(
+/// `c`'s view from `mine`, the events about it (oldest first).
+fn customer_view(
     manager: &Manager,
     store: &crate::records::Store,
     c: &Customer,
-    events: &[Entry],
+    mine: &[&Entry],
     wave_of: &BTreeMap<Unit, (String, bool)>,
     now: i64,
 ) -> Result<CustomerView> {
-    let mine: Vec<&Entry> = events.iter().filter(|e| about(e, c)).collect();
     let mut cells = Vec::new();
     for unit in units_of(manager, c) {
-        cells.push(cell(manager, store, &unit, &mine, wave_of, now)?);
+        cells.push(cell(manager, store, &unit, mine, wave_of, now)?);
     }
     let history = mine
         .iter()
@@ -368,4 +390,43 @@ pub fn weeks(events: &[Entry], now: i64) -> Vec<Week> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A customer's events are those naming its slug or its repository,
+    /// in the order of all the events, each once.
+    #[test]
+    fn a_customers_events_are_found_by_slug_and_repo_in_order() {
+        let c: Customer = serde_json::from_value(serde_json::json!({
+            "slug": "acme", "repo": "acme-corp/infra", "contact": "ops@acme.example",
+            "environments": ["staging"], "added": "2026-01-01"
+        }))
+        .unwrap();
+        let named = ["acme", "globex", "acme-corp/infra", "acme", "acme-eu"];
+        let events: Vec<Entry> = named
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Entry {
+                time: format!("2026-11-0{}T00:00:00Z", i + 1),
+                customer: Some(n.to_string()),
+                ..Default::default()
+            })
+            .collect();
+        let found: Vec<&str> = by_customer(&events)
+            .about(&c)
+            .iter()
+            .map(|e| e.time.as_str())
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "2026-11-01T00:00:00Z",
+                "2026-11-03T00:00:00Z",
+                "2026-11-04T00:00:00Z"
+            ]
+        );
+    }
 }

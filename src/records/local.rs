@@ -53,11 +53,12 @@ impl Folder {
 
     /// Every key under `prefix`; as in a bucket, a prefix may end inside
     /// a name (`relay/pending/00000281` lists every folder whose name
-    /// starts so).
+    /// starts so), and one that does not end in `/` is such a prefix even
+    /// when it names a folder (`deployments/acme` lists `acme-eu/` too).
     pub fn list(&self, prefix: &str) -> Result<Vec<String>, RecordsError> {
         let mut keys = Vec::new();
         let start = self.root.join(prefix.trim_end_matches('/'));
-        let partial = !prefix.is_empty() && !prefix.ends_with('/') && !start.is_dir();
+        let partial = !prefix.is_empty() && !prefix.ends_with('/');
         let listed = match (partial, start.parent(), start.file_name()) {
             (true, Some(parent), Some(part)) => {
                 let part = part.to_string_lossy().to_string();

@@ -40,10 +40,13 @@ pub mod segments;
 pub mod state_bucket;
 pub mod state_lock;
 pub mod state_settings;
+mod store;
+
+pub use store::Store;
 
 use std::path::PathBuf;
 
-use crate::config::{Manager, Records, Unit};
+use crate::config::Unit;
 
 /// The largest record read, from a folder or a bucket: fleetform writes
 /// records of a few KiB (a deployment record holds the customer's files,
@@ -61,180 +64,6 @@ pub enum RecordsError {
         key: String,
         reason: String,
     },
-}
-
-/// Where records go.
-#[derive(Debug, Clone)]
-pub enum Store {
-    Local(local::Folder),
-    S3(s3::Bucket),
-}
-
-impl Store {
-    /// The store `fleetform.yml` names (a folder by default).
-    pub fn for_manager(manager: &Manager, net: &crate::net::Settings) -> Store {
-        Store::for_job(manager, false, net)
-    }
-
-    /// The store for a job that holds a customer's cloud role (a
-    /// dispatched plan or apply, drift): with `identity:` in fleetform.yml
-    /// a bucket is written only with the records' own credential
-    /// ([`s3::OWN_CREDENTIAL`]), never with the customer's role.
-    pub fn for_customer_role(manager: &Manager, net: &crate::net::Settings) -> Store {
-        Store::for_job(manager, manager.has_identity(), net)
-    }
-
-    fn for_job(manager: &Manager, own_credential: bool, net: &crate::net::Settings) -> Store {
-        match &manager.config.records {
-            Records::Local { dir, .. } => Store::Local(local::Folder::new(manager.path(dir))),
-            Records::S3 {
-                bucket,
-                region,
-                prefix,
-                endpoint,
-                use_path_style,
-                ca_file,
-                ..
-            } => Store::S3(s3::Bucket::new(s3::Settings {
-                bucket: bucket.clone(),
-                region: region.clone(),
-                prefix: prefix.trim_end_matches('/').to_string(),
-                endpoint: endpoint.clone(),
-                path_style: *use_path_style,
-                ca_file: ca_file.as_ref().map(|p| manager.path(p)),
-                net: net.clone(),
-                own_credential,
-            })),
-        }
-    }
-
-    /// Where it is, for messages.
-    pub fn describe(&self) -> String {
-        match self {
-            Store::Local(f) => crate::config::display_path(f.root()).display().to_string(),
-            Store::S3(b) => b.describe(),
-        }
-    }
-
-    /// Writes a new record; [`RecordsError::Exists`] if the key is taken.
-    pub fn create(&self, key: &str, bytes: &[u8]) -> Result<(), RecordsError> {
-        check_key(key)?;
-        match self {
-            Store::Local(f) => f.create(key, bytes),
-            Store::S3(b) => b.create(key, bytes),
-        }
-    }
-
-    /// The keys under `prefix` (`audit/`, `deployments/acme/`), sorted.
-    pub fn list(&self, prefix: &str) -> Result<Vec<String>, RecordsError> {
-        check_key(prefix)?;
-        let mut keys = match self {
-            Store::Local(f) => f.list(prefix)?,
-            Store::S3(b) => b.list(prefix)?,
-        };
-        keys.sort();
-        Ok(keys)
-    }
-
-    /// The keys under `prefix` that sort after `after`, sorted: a bucket
-    /// lists only those (S3's `start-after`).
-    pub fn list_after(&self, prefix: &str, after: &str) -> Result<Vec<String>, RecordsError> {
-        check_key(prefix)?;
-        check_key(after)?;
-        let mut keys = match self {
-            Store::Local(f) => f.list(prefix)?,
-            Store::S3(b) => b.list_after(prefix, after)?,
-        };
-        keys.retain(|k| k.as_str() > after);
-        keys.sort();
-        Ok(keys)
-    }
-
-    /// One record's bytes.
-    pub fn read(&self, key: &str) -> Result<Vec<u8>, RecordsError> {
-        check_key(key)?;
-        match self {
-            Store::Local(f) => f.read(key),
-            Store::S3(b) => b.read(key),
-        }
-    }
-
-    /// What Object Lock holds `key` by (a folder holds nothing), and its
-    /// current version.
-    pub fn held(&self, key: &str) -> Result<delete::Held, RecordsError> {
-        check_key(key)?;
-        match self {
-            Store::Local(_) => Ok(delete::Held::default()),
-            Store::S3(b) => b.held(key),
-        }
-    }
-
-    /// Deletes a raw audit event or deployment record (never anything
-    /// else: segments, manifests and the deletions' own records stay);
-    /// only [`delete::delete_covered`] calls it, once a segment it has
-    /// read back holds the record.
-    fn delete_raw(&self, key: &str, version: Option<&str>) -> Result<(), RecordsError> {
-        check_key(key)?;
-        if !(key.starts_with("audit/") || key.starts_with("deployments/")) {
-            return Err(RecordsError::Io {
-                what: "refusing to delete",
-                key: key.to_string(),
-                reason: "only audit events and deployment records are ever deleted".into(),
-            });
-        }
-        match self {
-            Store::Local(f) => f.delete(key),
-            Store::S3(b) => b.delete(key, version),
-        }
-    }
-
-    /// [`Store::create`] from async code: a bucket's request runs on the
-    /// caller's runtime with a client kept for the store (no thread or
-    /// runtime per call); a folder's is a local file operation.
-    pub async fn create_async(&self, key: &str, bytes: &[u8]) -> Result<(), RecordsError> {
-        check_key(key)?;
-        match self {
-            Store::Local(f) => f.create(key, bytes),
-            Store::S3(b) => b.create_async(key, bytes).await,
-        }
-    }
-
-    /// [`Store::list`] from async code ([`Store::create_async`]).
-    pub async fn list_async(&self, prefix: &str) -> Result<Vec<String>, RecordsError> {
-        check_key(prefix)?;
-        let mut keys = match self {
-            Store::Local(f) => f.list(prefix)?,
-            Store::S3(b) => b.list_async(prefix).await?,
-        };
-        keys.sort();
-        Ok(keys)
-    }
-
-    /// [`Store::read`] from async code ([`Store::create_async`]).
-    pub async fn read_async(&self, key: &str) -> Result<Vec<u8>, RecordsError> {
-        check_key(key)?;
-        match self {
-            Store::Local(f) => f.read(key),
-            Store::S3(b) => b.read_async(key).await,
-        }
-    }
-
-    /// Every record of `keys`, handed to `each` in the order of `keys`
-    /// (from a bucket, several are read at once); stops at the first
-    /// error, a read's or `each`'s.
-    pub fn read_each(
-        &self,
-        keys: &[String],
-        mut each: impl FnMut(&str, Vec<u8>) -> Result<(), RecordsError>,
-    ) -> Result<(), RecordsError> {
-        for key in keys {
-            check_key(key)?;
-        }
-        match self {
-            Store::Local(f) => keys.iter().try_for_each(|k| each(k, f.read(k)?)),
-            Store::S3(b) => b.read_each(keys, each),
-        }
-    }
 }
 
 /// Keys are relative, `/`-separated, without `..`: built by fleetform from
@@ -613,10 +442,7 @@ pub fn deployments_of(
 
 /// The folder of a local store, for the tests' and docs' sake.
 pub fn local_root(store: &Store) -> Option<PathBuf> {
-    match store {
-        Store::Local(f) => Some(f.root().to_path_buf()),
-        Store::S3(_) => None,
-    }
+    store.local_root()
 }
 
 #[cfg(test)]

@@ -631,7 +631,7 @@ mod tests {
     #[test]
     fn only_one_job_writes_the_next_event() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::Local(crate::records::local::Folder::new(dir.path().to_path_buf()));
+        let store = Store::in_folder(dir.path().to_path_buf());
         let mut a = State::of("1-a1", &[]);
         let mut b = State::of("1-a1", &[]);
         let tick = |stage| Event::TickStarted {

@@ -579,7 +579,7 @@ fn a_compaction_lists_every_deployment_record_only_when_due() {
 
 /// Each record put into moto's bucket (its bytes `body(key)`), many at
 /// once.
-fn put_all(moto: &Moto, bucket: &str, keys: &[String], body: fn(&str) -> String) {
+pub fn put_all(moto: &Moto, bucket: &str, keys: &[String], body: fn(&str) -> String) {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = std::process::Command::new("curl");
     cmd.args(["--parallel", "--parallel-max", "32"]);

@@ -4,5 +4,6 @@
 pub(crate) mod audit_report;
 pub(crate) mod compact;
 pub(crate) mod delete_covered;
+pub(crate) mod listings;
 pub(crate) mod s3;
 pub(crate) mod store;

@@ -80,15 +80,20 @@ pub fn current(
 }
 
 /// Every adoption wave held by its halt: per product (or the manager),
-/// per environment of fleetform.yml.
+/// per environment of fleetform.yml. `records`: the records to read them
+/// from (a report's read-only view); None: the store fleetform.yml names.
 pub fn halts(
     manager_dir: &std::path::Path,
     net: &crate::net::Settings,
+    records: Option<&Store>,
 ) -> crate::error::Result<Vec<WaveHalt>> {
     let (manager, _) = crate::config::load(manager_dir)?;
     let mut out = Vec::new();
     for view in manager.products() {
-        let store = Store::for_manager(&view, net);
+        let store = match records {
+            Some(store) => store.clone(),
+            None => Store::for_manager(&view, net),
+        };
         for env in view.environment_names() {
             if let Some(h) = current(&store, env, view.product.as_deref())? {
                 out.push(WaveHalt {

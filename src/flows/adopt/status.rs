@@ -23,11 +23,14 @@ pub struct Filter {
 
 /// The status of every active customer × environment `f` selects; with
 /// `products:` and no product named, every product the registry lets the
-/// customer have (fleetform.yml's order).
+/// customer have (fleetform.yml's order). `records`: the records to read
+/// them from (a report's read-only view); None: the store fleetform.yml
+/// names.
 pub fn status(
     f: &Filter,
     manager_dir: &Path,
     net: &crate::net::Settings,
+    records: Option<&crate::records::Store>,
 ) -> Result<Vec<PairStatus>> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     let views = match (&f.product, manager.has_products()) {
@@ -41,7 +44,10 @@ pub fn status(
     }
     let stores: Vec<crate::records::Store> = views
         .iter()
-        .map(|view| crate::records::Store::for_manager(view, net))
+        .map(|view| match records {
+            Some(store) => store.clone(),
+            None => crate::records::Store::for_manager(view, net),
+        })
         .collect();
     let mut rows = Vec::new();
     for customer in registry

@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn the_first_run_wins_its_reruns_go_on_and_others_are_duplicates() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::Local(crate::records::local::Folder::new(dir.path().into()));
+        let store = Store::in_folder(dir.path().into());
         let d = dispatched("r1-1-x");
         assert_eq!(claim(&store, "acme", &d, &run("7")).unwrap(), Claim::First);
         assert_eq!(

@@ -1,0 +1,61 @@
+//! The dashboard over a bucket (#88): each kind of record (deployments,
+//! their segments, adoptions, adoption waves, rollouts) listed once for
+//! the whole fleet, never once per customer or pair, so its requests do
+//! not grow with the fleet; and the cells still show each pair's last
+//! apply.
+
+use crate::common::{self, Fixture};
+use crate::fake_s3::{FakeS3, Reply};
+use crate::moto::{self, Moto};
+use crate::records::compact::{deployment_body, deployment_keys, put_all, run};
+
+/// The prefixes of the listings `seen` holds, in order.
+fn listed(seen: &[crate::fake_s3::Seen]) -> Vec<String> {
+    seen.iter()
+        .filter(|s| s.method == "GET" && s.query.contains("list-type"))
+        .filter_map(|s| {
+            s.query
+                .replace("%2F", "/")
+                .split('&')
+                .find_map(|q| q.strip_prefix("prefix=").map(str::to_string))
+        })
+        .collect()
+}
+
+#[test]
+fn the_dashboard_lists_each_kind_of_record_once_for_the_fleet() {
+    let moto = Moto::start();
+    assert!(moto::curl_signed_put(&moto.url("/ledger")));
+    let proxy = FakeS3::start(Some(moto.port()), |_, _| Reply::Forward);
+    let fx = Fixture::new();
+    fx.records_in_s3("ledger", &proxy.url(), "  prefix: fleet/records\n");
+    let keys = deployment_keys(6);
+    put_all(&moto, "ledger", &keys, deployment_body);
+    let html = fx.dir.path().join("dashboard.html");
+    let out = run(
+        &fx,
+        &["report", "--records", "--html", html.to_str().unwrap()],
+    );
+    common::assert_ok(&out);
+    let listed = listed(&proxy.seen());
+    let mut once = listed.clone();
+    once.sort();
+    once.dedup();
+    assert_eq!(
+        once.len(),
+        listed.len(),
+        "a prefix listed twice: {listed:#?}"
+    );
+    for slug in ["acme", "globex"] {
+        assert!(
+            listed.iter().all(|p| !p.contains(slug)),
+            "a listing per customer ({slug}): {listed:#?}"
+        );
+    }
+    // NOW is 2026-11-23T12:00Z; acme's newest records of deployment_keys(6)
+    // are 2026-11-04T16:00Z (staging) and 2026-11-13T08:00Z (production).
+    let page = std::fs::read_to_string(&html).unwrap();
+    for shown in ["applied 18 days ago", "applied 10 days ago"] {
+        assert!(page.contains(shown), "acme's cells: `{shown}` not shown");
+    }
+}
