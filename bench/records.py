@@ -9,8 +9,8 @@ own process before it serves (bench/moto_seeded.py: a million in about a
 minute, where puts over HTTP ran about 100 a second); the example manager
 with `records:` in that bucket. Timed: `fleetform audit report --records
 --json` (every record read, digested and listed) and `fleetform report
---html OUT --records` (the dashboard: the same records, plus a listing and
-a read per customer × environment), raw (one GET per record), then after
+--html OUT --records` (the dashboard: the same records, plus one listing
+per kind of record and a read per customer × environment), raw (one GET per record), then after
 `records compact` (segments and a manifest; a reader reads the segments
 and only the raw events after the manifest's bound), each compacted read
 with an empty segment cache and then with it, its requests counted over

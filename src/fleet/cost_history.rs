@@ -24,25 +24,37 @@ pub fn months(
     now: i64,
     cache: Option<&std::path::Path>,
 ) -> Result<Vec<CostMonth>> {
-    let bounds = month_bounds(now);
-    let Some(first) = bounds.first() else {
-        return Ok(Vec::new());
-    };
     let records = crate::records::deploy_segments::read_customer(store, customer, cache)
         .map_err(|e| Error::failed(format!("reading the deployment records of {customer}: {e}")))?;
+    Ok(months_of(&records, customer, units, now))
+}
+
+/// [`months`] out of the customer's deployment `records` (key and bytes,
+/// in key order, as [`crate::records::deploy_segments::read_customer`]
+/// gives them).
+pub fn months_of(
+    records: &[(String, Vec<u8>)],
+    customer: &str,
+    units: &[Unit],
+    now: i64,
+) -> Vec<CostMonth> {
+    let bounds = month_bounds(now);
+    let Some(first) = bounds.first() else {
+        return Vec::new();
+    };
     let mut applied = Vec::new();
     for unit in units {
-        applied.extend(since(&records, unit, &first.1));
+        applied.extend(since(records, unit, &first.1));
     }
     if applied.iter().all(|a| a.cost.is_none()) {
-        return Ok(Vec::new());
+        return Vec::new();
     }
-    Ok(bounds
+    bounds
         .iter()
         .map(|(month, start, end)| {
             CostReport::new(customer, month, &applied, (start, end)).month_row()
         })
-        .collect())
+        .collect()
 }
 
 /// A pair's applies from `start` on (RFC 3339), and the last one before

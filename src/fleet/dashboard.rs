@@ -103,9 +103,17 @@ fn customer_view(
     wave_of: &BTreeMap<Unit, (String, bool)>,
     now: i64,
 ) -> Result<CustomerView> {
+    // The customer's deployment records, read once: each cell's last
+    // apply and the cost history come from them.
+    let cache = crate::records::segments::cache_dir(manager);
+    let records = crate::records::deploy_segments::read_customer(store, &c.slug, Some(&cache))
+        .map_err(|e| Error::failed(format!("reading the deployment records of {}: {e}", c.slug)))?;
+    let units = units_of(manager, c);
     let mut cells = Vec::new();
-    for unit in units_of(manager, c) {
-        cells.push(cell(manager, store, &unit, mine, wave_of, now)?);
+    for unit in &units {
+        let last =
+            crate::records::last_in(&records, unit).map_err(|e| Error::failed(e.to_string()))?;
+        cells.push(cell(manager, last, unit, mine, wave_of, now));
     }
     let history = mine
         .iter()
@@ -149,9 +157,7 @@ fn customer_view(
             }
         })
         .collect();
-    let cache = crate::records::segments::cache_dir(manager);
-    let cost =
-        super::cost_history::months(store, &c.slug, &units_of(manager, c), now, Some(&cache))?;
+    let cost = super::cost_history::months_of(&records, &c.slug, &units, now);
     Ok(CustomerView {
         slug: c.slug.clone(),
         repo: c.repo.clone(),
@@ -235,14 +241,12 @@ pub fn units_of(manager: &Manager, c: &Customer) -> Vec<Unit> {
 
 fn cell(
     manager: &Manager,
-    store: &crate::records::Store,
+    last: Option<crate::records::Deployment>,
     unit: &Unit,
     mine: &[&Entry],
     wave_of: &BTreeMap<Unit, (String, bool)>,
     now: i64,
-) -> Result<Cell> {
-    let last =
-        crate::records::last_deployment(store, unit).map_err(|e| Error::failed(e.to_string()))?;
+) -> Cell {
     let here: Vec<&&Entry> = mine
         .iter()
         .filter(|e| {
@@ -316,7 +320,7 @@ fn cell(
     };
     cell.state = State::of(&cell);
     cell.state_word = cell.state.word();
-    Ok(cell)
+    cell
 }
 
 /// Of a pair's events (oldest first): what its last recovery drill

@@ -412,14 +412,32 @@ pub fn last_deployment(store: &Store, unit: &Unit) -> Result<Option<Deployment>,
     let Some(key) = keys.last() else {
         return Ok(None);
     };
-    let bytes = store.read(key)?;
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| RecordsError::Io {
-            what: "reading",
-            key: key.clone(),
-            reason: format!("not a deployment record: {e}"),
-        })
+    deployment_at(key, &store.read(key)?).map(Some)
+}
+
+/// The newest deployment record of `unit` out of its customer's `records`
+/// (key and bytes, in key order, as [`deploy_segments::read_customer`]
+/// gives them): the record [`last_deployment`] reads, without a request
+/// of its own.
+pub fn last_in(
+    records: &[(String, Vec<u8>)],
+    unit: &Unit,
+) -> Result<Option<Deployment>, RecordsError> {
+    let prefix = deployments_prefix(unit);
+    records
+        .iter()
+        .rev()
+        .find(|(k, _)| k.starts_with(&prefix))
+        .map(|(key, bytes)| deployment_at(key, bytes))
+        .transpose()
+}
+
+fn deployment_at(key: &str, bytes: &[u8]) -> Result<Deployment, RecordsError> {
+    serde_json::from_slice(bytes).map_err(|e| RecordsError::Io {
+        what: "reading",
+        key: key.to_string(),
+        reason: format!("not a deployment record: {e}"),
+    })
 }
 
 /// Every deployment record of a unit, oldest first (one that is not a

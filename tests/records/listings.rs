@@ -1,8 +1,8 @@
 //! The dashboard over a bucket (#88): each kind of record (deployments,
 //! their segments, adoptions, adoption waves, rollouts) listed once for
 //! the whole fleet, never once per customer or pair, so its requests do
-//! not grow with the fleet; and the cells still show each pair's last
-//! apply.
+//! not grow with the fleet, and no object read twice; and the cells
+//! still show each pair's last apply.
 
 use crate::common::{self, Fixture};
 use crate::fake_s3::{FakeS3, Reply};
@@ -37,7 +37,17 @@ fn the_dashboard_lists_each_kind_of_record_once_for_the_fleet() {
         &["report", "--records", "--html", html.to_str().unwrap()],
     );
     common::assert_ok(&out);
-    let listed = listed(&proxy.seen());
+    let seen = proxy.seen();
+    let read: Vec<&str> = seen
+        .iter()
+        .filter(|s| s.method == "GET" && !s.query.contains("list-type"))
+        .map(|s| s.path.as_str())
+        .collect();
+    let mut each = read.clone();
+    each.sort();
+    each.dedup();
+    assert_eq!(each.len(), read.len(), "an object read twice: {read:#?}");
+    let listed = listed(&seen);
     let mut once = listed.clone();
     once.sort();
     once.dedup();
