@@ -40,12 +40,13 @@ pub struct ReportArgs {
 /// each listed once for the whole fleet
 /// ([`crate::records::Store::listing_once`]), not once per customer or
 /// pair.
-const LISTED_ONCE: [&str; 5] = [
+const LISTED_ONCE: [&str; 6] = [
     "deployments/",
     crate::records::deploy_segments::PREFIX,
     "adoptions/",
     "adoption-waves/",
     "rollouts/",
+    crate::records::DRIFT_CAUSES_PREFIX,
 ];
 
 /// The dashboard (a report subcommand is dispatched by `lib.rs`).
@@ -56,10 +57,8 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
         ));
     };
     let (manager, registry) = crate::config::load(manager_dir)?;
-    let store = crate::records::Store::for_manager(&manager, &cx.net)
-        .listing_once(&LISTED_ONCE)
-        .map_err(|e| Error::failed(e.to_string()))?;
-    let (events, source) = read_events(args, &manager, &store)?;
+    let (store, events) = read_records(args, &manager, cx)?;
+    let (events, source) = events;
     let now = crate::rollout::now() as i64;
     let rollouts = crate::rollout::open_rollouts(&store)?;
     let wave_of = waves(&rollouts);
@@ -112,6 +111,27 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
         crate::util::text::count(d.rollouts.len(), "rollout", "rollouts")
     ));
     Ok(())
+}
+
+/// The read-only view of the records the dashboard reads
+/// ([`LISTED_ONCE`]) and the audit events: the view's listings run on a
+/// thread of their own while the events are read and parsed, so the
+/// bucket's answers and fleetform's parsing overlap.
+fn read_records(
+    args: &ReportArgs,
+    manager: &Manager,
+    cx: &Context,
+) -> Result<(crate::records::Store, (Vec<Entry>, String))> {
+    let store = crate::records::Store::for_manager(manager, &cx.net);
+    let (view, events) = std::thread::scope(|s| {
+        let view = s.spawn(|| store.listing_once(&LISTED_ONCE));
+        let events = read_events(args, manager, &store);
+        (view.join(), events)
+    });
+    let view = view
+        .map_err(|_| Error::failed("listing the records stopped"))?
+        .map_err(|e| Error::failed(e.to_string()))?;
+    Ok((view, events?))
 }
 
 /// Response times against `sla:` over the last 30 days, when it promises
