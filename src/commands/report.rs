@@ -114,24 +114,20 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
 }
 
 /// The read-only view of the records the dashboard reads
-/// ([`LISTED_ONCE`]) and the audit events: the view's listings run on a
-/// thread of their own while the events are read and parsed, so the
-/// bucket's answers and fleetform's parsing overlap.
+/// ([`LISTED_ONCE`]) and the audit events. (Listing on a thread of its own
+/// while the events were read gained nothing against moto, which answers
+/// one request at a time: measured in docs/src/contributing/bench.md.)
 fn read_records(
     args: &ReportArgs,
     manager: &Manager,
     cx: &Context,
 ) -> Result<(crate::records::Store, (Vec<Entry>, String))> {
     let store = crate::records::Store::for_manager(manager, &cx.net);
-    let (view, events) = std::thread::scope(|s| {
-        let view = s.spawn(|| store.listing_once(&LISTED_ONCE));
-        let events = read_events(args, manager, &store);
-        (view.join(), events)
-    });
-    let view = view
-        .map_err(|_| Error::failed("listing the records stopped"))?
+    let events = read_events(args, manager, &store)?;
+    let view = store
+        .listing_once(&LISTED_ONCE)
         .map_err(|e| Error::failed(e.to_string()))?;
-    Ok((view, events?))
+    Ok((view, events))
 }
 
 /// Response times against `sla:` over the last 30 days, when it promises
