@@ -57,8 +57,11 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
         ));
     };
     let (manager, registry) = crate::config::load(manager_dir)?;
-    let (store, events) = read_records(args, &manager, cx)?;
-    let (events, source) = events;
+    let store = crate::records::Store::for_manager(&manager, &cx.net);
+    let (events, source) = read_events(args, &manager, &store)?;
+    let store = store
+        .listing_once(&LISTED_ONCE)
+        .map_err(|e| Error::failed(e.to_string()))?;
     let now = crate::rollout::now() as i64;
     let rollouts = crate::rollout::open_rollouts(&store)?;
     let wave_of = waves(&rollouts);
@@ -111,23 +114,6 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
         crate::util::text::count(d.rollouts.len(), "rollout", "rollouts")
     ));
     Ok(())
-}
-
-/// The read-only view of the records the dashboard reads
-/// ([`LISTED_ONCE`]) and the audit events. (Listing on a thread of its own
-/// while the events were read gained nothing against moto, which answers
-/// one request at a time: measured in docs/src/contributing/bench.md.)
-fn read_records(
-    args: &ReportArgs,
-    manager: &Manager,
-    cx: &Context,
-) -> Result<(crate::records::Store, (Vec<Entry>, String))> {
-    let store = crate::records::Store::for_manager(manager, &cx.net);
-    let events = read_events(args, manager, &store)?;
-    let view = store
-        .listing_once(&LISTED_ONCE)
-        .map_err(|e| Error::failed(e.to_string()))?;
-    Ok((view, events))
 }
 
 /// Response times against `sla:` over the last 30 days, when it promises

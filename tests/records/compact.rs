@@ -425,11 +425,7 @@ fn a_compaction_killed_or_doubled_loses_and_doubles_nothing() {
 /// one each, and the dashboard reads the same events.
 #[test]
 fn in_a_bucket_a_closed_day_costs_one_read() {
-    let moto = Moto::start();
-    assert!(moto::curl_signed_put(&moto.url("/ledger")));
-    let proxy = FakeS3::start(Some(moto.port()), |_, _| Reply::Forward);
-    let fx = Fixture::new();
-    fx.records_in_s3("ledger", &proxy.url(), "  prefix: fleet/records\n");
+    let (moto, proxy, fx) = in_a_bucket();
     let all = keys(200);
     put_all(&moto, "ledger", &all, entry);
     assert_eq!(moto.keys_in("ledger").len(), all.len());
@@ -471,11 +467,7 @@ fn in_a_bucket_a_closed_day_costs_one_read() {
 /// again on its own.
 #[test]
 fn in_a_bucket_a_customers_closed_month_costs_one_read() {
-    let moto = Moto::start();
-    assert!(moto::curl_signed_put(&moto.url("/ledger")));
-    let proxy = FakeS3::start(Some(moto.port()), |_, _| Reply::Forward);
-    let fx = Fixture::new();
-    fx.records_in_s3("ledger", &proxy.url(), "  prefix: fleet/records\n");
+    let (moto, proxy, fx) = in_a_bucket();
     let all = deployment_keys(120);
     put_all(&moto, "ledger", &all, deployment_body);
     compact_json(&fx);
@@ -508,11 +500,7 @@ fn in_a_bucket_a_customers_closed_month_costs_one_read() {
 /// then).
 #[test]
 fn a_compaction_lists_every_deployment_record_only_when_due() {
-    let moto = Moto::start();
-    assert!(moto::curl_signed_put(&moto.url("/ledger")));
-    let proxy = FakeS3::start(Some(moto.port()), |_, _| Reply::Forward);
-    let fx = Fixture::new();
-    fx.records_in_s3("ledger", &proxy.url(), "  prefix: fleet/records\n");
+    let (moto, proxy, fx) = in_a_bucket();
     let mut all = deployment_keys(60);
     put_all(&moto, "ledger", &all, deployment_body);
     let whole = |p: &FakeS3| {
@@ -575,6 +563,18 @@ fn a_compaction_lists_every_deployment_record_only_when_due() {
     const A_WEEK_LATER: &str = "1796734800"; // 2026-12-08T13:00Z, a week and an hour
     let (n, d) = lists(A_WEEK_LATER, &[]);
     assert_eq!((n, &d["listed"]), (1, &Value::Bool(true)), "a week on: {d}");
+}
+
+/// moto with the bucket `ledger`, a counting proxy in front of it, and a
+/// fixture whose records are in that bucket (through the proxy) under
+/// `fleet/records`.
+pub fn in_a_bucket() -> (Moto, FakeS3, Fixture) {
+    let moto = Moto::start();
+    assert!(moto::curl_signed_put(&moto.url("/ledger")));
+    let proxy = FakeS3::start(Some(moto.port()), |_, _| Reply::Forward);
+    let fx = Fixture::new();
+    fx.records_in_s3("ledger", &proxy.url(), "  prefix: fleet/records\n");
+    (moto, proxy, fx)
 }
 
 /// Each record put into moto's bucket (its bytes `body(key)`), many at

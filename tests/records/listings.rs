@@ -4,10 +4,8 @@
 //! not grow with the fleet, and no object read twice; and the cells
 //! still show each pair's last apply.
 
-use crate::common::{self, Fixture};
-use crate::fake_s3::{FakeS3, Reply};
-use crate::moto::{self, Moto};
-use crate::records::compact::{deployment_body, deployment_keys, put_all, run};
+use crate::common;
+use crate::records::compact::{deployment_body, deployment_keys, in_a_bucket, put_all, run};
 
 /// The prefixes of the listings `seen` holds, in order.
 fn listed(seen: &[crate::fake_s3::Seen]) -> Vec<String> {
@@ -24,11 +22,7 @@ fn listed(seen: &[crate::fake_s3::Seen]) -> Vec<String> {
 
 #[test]
 fn the_dashboard_lists_each_kind_of_record_once_for_the_fleet() {
-    let moto = Moto::start();
-    assert!(moto::curl_signed_put(&moto.url("/ledger")));
-    let proxy = FakeS3::start(Some(moto.port()), |_, _| Reply::Forward);
-    let fx = Fixture::new();
-    fx.records_in_s3("ledger", &proxy.url(), "  prefix: fleet/records\n");
+    let (moto, proxy, fx) = in_a_bucket();
     let keys = deployment_keys(6);
     put_all(&moto, "ledger", &keys, deployment_body);
     let html = fx.dir.path().join("dashboard.html");

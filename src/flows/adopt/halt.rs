@@ -88,12 +88,12 @@ pub fn halts(
     records: Option<&Store>,
 ) -> crate::error::Result<Vec<WaveHalt>> {
     let (manager, _) = crate::config::load(manager_dir)?;
+    // Every product view has the manager's `records:`: one store serves all.
+    let store = records
+        .cloned()
+        .unwrap_or_else(|| Store::for_manager(&manager, net));
     let mut out = Vec::new();
     for view in manager.products() {
-        let store = match records {
-            Some(store) => store.clone(),
-            None => Store::for_manager(&view, net),
-        };
         for env in view.environment_names() {
             if let Some(h) = current(&store, env, view.product.as_deref())? {
                 out.push(WaveHalt {

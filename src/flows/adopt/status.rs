@@ -42,13 +42,10 @@ pub fn status(
             .require(c)
             .map_err(|m| Error::usage(m.to_string()))?;
     }
-    let stores: Vec<crate::records::Store> = views
-        .iter()
-        .map(|view| match records {
-            Some(store) => store.clone(),
-            None => crate::records::Store::for_manager(view, net),
-        })
-        .collect();
+    // Every product view has the manager's `records:`: one store serves all.
+    let store = records
+        .cloned()
+        .unwrap_or_else(|| crate::records::Store::for_manager(&manager, net));
     let mut rows = Vec::new();
     for customer in registry
         .customers
@@ -58,7 +55,7 @@ pub fn status(
         if !f.customers.is_empty() && !f.customers.contains(&customer.slug) {
             continue;
         }
-        for (view, store) in views.iter().zip(&stores) {
+        for view in &views {
             if !allowed(customer, view) {
                 continue;
             }
@@ -69,7 +66,7 @@ pub fn status(
                     continue;
                 }
                 let unit = view.unit(&customer.slug, env);
-                rows.push(pair_status(view, store, &unit, &f.out)?);
+                rows.push(pair_status(view, &store, &unit, &f.out)?);
             }
         }
     }
