@@ -102,15 +102,18 @@ def wait_for(p, port):
     raise bench.Failed(f"moto did not answer on port {port}")
 
 
-def start_seeded(moto, log, n, load=None):
+def start_seeded(moto, log, n, load=None, own_listing=False):
     """moto's S3 server (bench/moto_seeded.py, under the Python of
     `moto`'s moto_server) with the bucket, the records 0..n and the files
-    under `load` put into its backend before it serves: (process, port,
-    {"objects", "seconds", "rss_bytes"} of the seeding)."""
+    under `load` put into its backend before it serves, its listings
+    answered from a sorted index of the keys (checked against moto's own),
+    or as moto answers them with `own_listing`: (process, port,
+    {"objects", "seconds", "rss_bytes", "listing"} of the seeding)."""
     python = os.path.join(os.path.dirname(moto), "python")
     port = free_port()
     cmd = [python, os.path.join(HERE, "moto_seeded.py"), "--port", str(port), "--bucket", BUCKET,
-           "--prefix", PREFIX, "--records", str(n)] + (["--load", load] if load else [])
+           "--prefix", PREFIX, "--records", str(n)] + (["--load", load] if load else []) + (
+           ["--moto-listing"] if own_listing else [])
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
     line = p.stdout.readline()
     if not line:
@@ -366,6 +369,8 @@ def case(a, n, reps, latency_ms=0):
         bench.rm(cache)
         peak = peak_memory([a.fleetform, "-q", "report", "--html", os.path.join(a.scratch, "dashboard.html"),
                             "--records"], mdir)
+        if not raw:
+            res.update(own_listing(a, log, n, load))
         loads.append(os.getloadavg()[0])
     finally:
         proxy.stop()
@@ -378,6 +383,21 @@ def case(a, n, reps, latency_ms=0):
             "latency_ms": latency_ms, "requests": requests, "compacted_in": compacted_in, "local": local,
             "same": same, "peak": peak, "loads": loads,
             "moto_ms": bench.median(moto_cpu) * 1000 if moto_cpu else None}
+
+
+def own_listing(a, log, n, load):
+    """The compacted dashboard once more, with an empty cache, against a
+    moto seeded alike that answers listings as moto does (walking the
+    whole bucket for each): what the index saves."""
+    moto, port, _ = start_seeded(a.moto, log, n, load, own_listing=True)
+    try:
+        mdir = manager(a, port, "examples-own-listing")
+        bench.rm(os.path.join(mdir, ".fleetform", "cache"))
+        return bench.alternate([("dashboard · compacted, moto's own listing", dashboard_run(a, a.fleetform, mdir, ENV))],
+                               1, warmup=[])
+    finally:
+        moto.kill()
+        moto.wait()
 
 
 def count_compacted(a, proxy, mdir, n, moto_pid):
@@ -492,6 +512,10 @@ def table(c, a, directs):
         shown += f" ({reqs:,} requests)" if reqs is not None else ""
         rows.append(f"| {cmd}, {c['n']:,} records, {variant} | {shown} |")
     rows.append(f"| dashboard, {c['n']:,} records, compacted: fleetform's peak memory | {mb(c['peak'])} |")
+    own = c["results"].get("dashboard · compacted, moto's own listing")
+    if own is not None:
+        shown = f"failed: {own}" if isinstance(own, Exception) else bench.fmt_s(bench.median(own))
+        rows.append(f"| dashboard, {c['n']:,} records, compacted, moto's own listing (one run) | {shown} |")
     if c["raw"]:
         how = f"`records compact` through moto ({bench.fmt_s(c['compacted_in'])} for {c['n']:,} records)"
     else:
@@ -510,7 +534,10 @@ def method(d, a):
     seeding = d["seeding"]
     where = (f"put into moto's S3 backend in moto's own process before it served (bench/moto_seeded.py: "
              f"{seeding['objects']:,} objects in {bench.fmt_s(seeding['seconds'])}; moto's resident memory "
-             f"then {mb(seeding['rss_bytes'])})")
+             f"then {mb(seeding['rss_bytes'])}); moto's listings answered from a sorted index of the bucket's "
+             f"keys ({seeding.get('listing', 'not said')}), as S3 answers one in time with what it returns "
+             "where moto walks the whole bucket for each (the last row of a table without raw reads: moto's "
+             "own listing)")
     if d["raw"]:
         reads = (f"`fleetform audit report --records --json` and `report --html --records`, "
                  f"{runs(d['raw_reps'])} per binary"

@@ -36,6 +36,7 @@
 use std::io::{BufRead, Read, Write};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::{RecordsError, Store, MAX_RECORD};
 
@@ -78,9 +79,17 @@ struct Header {
     keys_sha256: String,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct Line {
     key: String,
+    bytes: String,
+}
+
+/// A line as read: the key borrowed from the line where it has no escape.
+#[derive(Deserialize)]
+struct LineIn<'a> {
+    #[serde(borrow)]
+    key: std::borrow::Cow<'a, str>,
     bytes: String,
 }
 
@@ -229,26 +238,44 @@ pub fn open(
         return Err(bad(key, "its bytes are not those its manifest names (sha256 differs); run `fleetform records compact` again, which writes it anew"));
     }
     let inflated = flate2::read::GzDecoder::new(bytes).take(MAX_INFLATED);
-    let mut lines = std::io::BufReader::new(inflated).lines();
-    let header: Header = match lines.next() {
-        Some(Ok(l)) => serde_json::from_str::<Header>(&l).map_err(|e| bad(key, e))?,
-        _ => return Err(bad(key, "no header")),
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, inflated);
+    // One buffer for every line, and the keys' digest taken as they come.
+    let mut line = Vec::new();
+    let header: Header = match next_line(&mut reader, &mut line).map_err(|e| bad(key, e))? {
+        true => serde_json::from_slice(&line).map_err(|e| bad(key, e))?,
+        false => return Err(bad(key, "no header")),
     };
     if header.v != 1 || header.span != reference.span || header.count != reference.count {
         return Err(bad(key, "its header is not its manifest's"));
     }
-    let mut keys = Vec::with_capacity(header.count);
-    for line in lines {
-        let line = line.map_err(|e| bad(key, e))?;
-        let Line { key: k, bytes } = serde_json::from_str(&line).map_err(|e| bad(key, e))?;
-        keys.push(k.clone());
+    let (mut keys, mut count) = (Sha256::new(), 0usize);
+    while next_line(&mut reader, &mut line).map_err(|e| bad(key, e))? {
+        let LineIn { key: k, bytes } = serde_json::from_slice(&line).map_err(|e| bad(key, e))?;
+        keys.update(k.as_bytes());
+        keys.update(b"\n");
+        count += 1;
         each(&k, bytes.into_bytes())?;
     }
-    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    if keys.len() != header.count || digest_of_keys(&keys) != header.keys_sha256 {
+    if count != header.count || crate::util::fs::hex(&keys.finalize()) != header.keys_sha256 {
         return Err(bad(key, "its events are not those its header counts"));
     }
     Ok(())
+}
+
+/// The next line of `reader` into `line` (without its `\n`, or `\r\n`):
+/// false at the end.
+fn next_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> std::io::Result<bool> {
+    line.clear();
+    if reader.read_until(b'\n', line)? == 0 {
+        return Ok(false);
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+    }
+    Ok(true)
 }
 
 /// The newest manifest (the latest bound; of two for one bound, the one
@@ -429,7 +456,12 @@ pub(super) fn read_segments(
         wanted.iter().map(|s| (s.key.as_str(), *s)).collect();
     let Some(cache) = cache else {
         let keys: Vec<String> = wanted.iter().map(|s| s.key.clone()).collect();
-        return store.read_each(&keys, |k, bytes| open(by_key[k], &bytes, &mut *each));
+        let mut read = Vec::with_capacity(keys.len());
+        store.read_each(&keys, |k, bytes| {
+            read.push((by_key[k], bytes));
+            Ok(())
+        })?;
+        return open_all(&read, each);
     };
     let path = |s: &SegmentRef| cache.join(format!("{}.jsonl.gz", s.sha256));
     let missing: Vec<String> = wanted
@@ -441,11 +473,58 @@ pub(super) fn read_segments(
         keep(Some(&path(by_key[k])), &bytes);
         Ok(())
     })?;
-    for s in wanted {
-        let bytes = fetch(store, s, Some(cache))?;
-        open(s, &bytes, &mut *each)?;
+    let read = wanted
+        .iter()
+        .map(|s| Ok((*s, fetch(store, s, Some(cache))?)))
+        .collect::<Result<Vec<_>, RecordsError>>()?;
+    open_all(&read, each)
+}
+
+/// The events of the segments `read` (each with its bytes), in order:
+/// each segment checked, unzipped and split into its events on a thread
+/// of its own, one segment ahead of `each` (which parses them), so that a
+/// large history is read on two cores. A segment's events reach `each`
+/// only once the whole segment is checked.
+fn open_all(read: &[(&SegmentRef, Vec<u8>)], each: &mut Each<'_>) -> Result<(), RecordsError> {
+    type Opened = Result<Vec<(String, Vec<u8>)>, RecordsError>;
+    let opened = |(reference, bytes): &(&SegmentRef, Vec<u8>)| -> Opened {
+        let mut events = Vec::with_capacity(reference.count);
+        open(reference, bytes, |k, b| {
+            events.push((k.to_string(), b));
+            Ok(())
+        })?;
+        Ok(events)
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if read.len() < 2 || cores < 2 {
+        for segment in read {
+            for (k, b) in opened(segment)? {
+                each(&k, b)?;
+            }
+        }
+        return Ok(());
     }
-    Ok(())
+    std::thread::scope(|scope| {
+        // One segment waits in the channel while `each` takes the one
+        // before: at most three segments' events are held at once.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Opened>(1);
+        scope.spawn(move || {
+            for segment in read {
+                let events = opened(segment);
+                let failed = events.is_err();
+                // A closed channel: `each` stopped at an error.
+                if tx.send(events).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        for events in rx {
+            for (k, b) in events? {
+                each(&k, b)?;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// The segment of `span` for its listed `keys`, and whether it was

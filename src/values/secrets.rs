@@ -80,6 +80,23 @@ static FORMATS: LazyLock<RegexSet> = LazyLock::new(|| {
     RegexSet::new(PATTERNS.iter().map(|(re, _)| re)).expect("credential patterns are valid")
 });
 
+/// The fewest bytes any format matches, read off the patterns themselves:
+/// a shorter string (most keys and values: regions, sizes, numbers) is no
+/// known credential and is not run through the automaton.
+static SHORTEST: LazyLock<usize> = LazyLock::new(|| {
+    PATTERNS
+        .iter()
+        .map(|(re, _)| {
+            regex_syntax::parse(re)
+                .expect("credential patterns are valid")
+                .properties()
+                .minimum_len()
+                .unwrap_or(0)
+        })
+        .min()
+        .unwrap_or(0)
+});
+
 /// Key names under which a random-looking value is taken for a secret.
 static SENSITIVE_KEY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -90,9 +107,9 @@ static SENSITIVE_KEY: LazyLock<Regex> = LazyLock::new(|| {
 
 /// What a string looks like, if it looks like a known credential format.
 pub fn credential_kind(s: &str) -> Option<&'static str> {
-    // Most strings match no format: `is_match` says so at a fraction of
-    // the cost of finding which formats match.
-    if !FORMATS.is_match(s) {
+    // Most strings match no format: their length, or else `is_match`,
+    // says so at a fraction of the cost of finding which formats match.
+    if s.len() < *SHORTEST || !FORMATS.is_match(s) {
         return None;
     }
     let first = FORMATS.matches(s).into_iter().next()?;
@@ -139,8 +156,13 @@ fn is_reference(s: &str) -> bool {
 /// format anywhere, or a random-looking value under a secret-like key.
 fn judge(s: &str, key: Option<&str>) -> Option<&'static str> {
     credential_kind(s).or_else(|| {
-        (key.is_some_and(|k| SENSITIVE_KEY.is_match(k)) && !is_reference(s) && random_looking(s))
-            .then_some("a secret (random-looking value under a secret-like key)")
+        // The length first (most values are short), then the key's
+        // pattern, and the entropy last (the dearest).
+        (s.len() >= 16
+            && key.is_some_and(|k| SENSITIVE_KEY.is_match(k))
+            && !is_reference(s)
+            && random_looking(s))
+        .then_some("a secret (random-looking value under a secret-like key)")
     })
 }
 
@@ -228,6 +250,14 @@ fn walk(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shortest_credential_is_still_found() {
+        // `xox[abposr]-` and ten more: the shortest any format matches.
+        assert_eq!(*SHORTEST, 15);
+        assert_eq!(credential_kind("xoxb-0123456789"), Some("a Slack token"));
+        assert_eq!(credential_kind("xoxb-012345678"), None);
+    }
 
     #[test]
     fn known_formats() {

@@ -44,7 +44,11 @@ pub struct TemplateError(pub String);
 
 /// True when a string holds template syntax.
 pub fn is_template(s: &str) -> bool {
-    s.contains("{{") || s.contains("{%") || s.contains("{#")
+    // One pass over the bytes (every customer string is asked): a `{`
+    // followed by `{`, `%` or `#`.
+    s.as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b'{' && matches!(w[1], b'{' | b'%' | b'#'))
 }
 
 /// The sandbox for value templates.
@@ -456,6 +460,16 @@ fn describe(e: &minijinja::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn template_syntax_is_found_anywhere_and_only_as_a_pair() {
+        for s in ["{{ customer }}", "x{%", "{#", "a{b{{", "}{{"] {
+            assert!(is_template(s), "{s}");
+        }
+        for s in ["", "{", "{ {", "x{", "}}", "%}", "{x}{y}"] {
+            assert!(!is_template(s), "{s}");
+        }
+    }
 
     fn ctx() -> serde_json::Value {
         serde_json::json!({"environment": "staging", "customer": "acme", "project_name": "shop", "repo": "acme/infra"})
