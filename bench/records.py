@@ -23,7 +23,9 @@ moto answers on loopback in a few ms of Python per request (measured: its
 CPU time during this build's audit reports over their requests), all of it
 under one interpreter lock, so against moto itself the reads are bound by
 moto's CPU whatever the client does; and it answers every page of a
-listing by sorting every key in the bucket. Above `--raw-max` records
+listing by sorting every key in the bucket, unless bench/moto_seeded.py
+answers from its index of the keys (the default, checked against moto's
+own answers). Above `--raw-max` records
 (100,000) the raw reads, and a compaction through moto (a GET per record
 too), would take hours: they are not run, and the table says so. The
 compacted reads still are: the records are also written as the files of a
@@ -476,7 +478,7 @@ def raw_rows(c, a, directs):
                 d = max(ran, key=lambda d: d["n"])
                 low = bench.median(d["results"][f"{cmd} · this build"]) * c["n"] / d["n"]
                 guess = (f"; estimate, not measured: over {bench.fmt_s(low)}, {c['n'] // d['n']}× the "
-                         f"{d['n']:,}-record run, as moto answers every listing page by sorting the whole bucket")
+                         f"{d['n']:,}-record run, each record one GET")
             out.append(f"| {cmd}, {c['n']:,} records | not run: one GET per record{guess} |"
                        + " |" * (len(names) - 1 + bool(a.baseline)))
             continue
@@ -549,8 +551,7 @@ def method(d, a):
     else:
         reads = (f"the records also written as the files of a local store (`records: kind: local`, the same "
                  f"keys and bytes, in {bench.fmt_s(d['local']['written'])}); the raw reads not run (one GET "
-                 "per record, and moto answers each of the 1,000-key listing pages by sorting every key in "
-                 "the bucket), nor a compaction through moto (a GET per record too)")
+                 "per record), nor a compaction through moto (a GET per record too)")
     return (f"Method: {d['n']:,} audit records in moto's S3 on loopback, {where}; {reads}; "
             f"{os.cpu_count()} cores" + (f", {a.machine}." if a.machine else "."))
 
