@@ -360,7 +360,7 @@ pub fn events_of(
     reference: &SegmentRef,
     bytes: &[u8],
 ) -> Result<Vec<(String, Vec<u8>)>, RecordsError> {
-    let mut out = Vec::with_capacity(reference.count);
+    let mut out = Vec::with_capacity(reference.count.min(1 << 16));
     open(reference, bytes, |k, b| {
         out.push((k.to_string(), b));
         Ok(())
@@ -488,7 +488,9 @@ pub(super) fn read_segments(
 fn open_all(read: &[(&SegmentRef, Vec<u8>)], each: &mut Each<'_>) -> Result<(), RecordsError> {
     type Opened = Result<Vec<(String, Vec<u8>)>, RecordsError>;
     let opened = |(reference, bytes): &(&SegmentRef, Vec<u8>)| -> Opened {
-        let mut events = Vec::with_capacity(reference.count);
+        // The manifest's count is checked once the segment is read; until
+        // then it only sizes the first reservation.
+        let mut events = Vec::with_capacity(reference.count.min(1 << 16));
         open(reference, bytes, |k, b| {
             events.push((k.to_string(), b));
             Ok(())
@@ -641,6 +643,50 @@ mod tests {
         let mut altered = made.bytes.clone();
         *altered.last_mut().unwrap() ^= 1;
         assert!(events_of(&made.reference, &altered).is_err());
+    }
+
+    #[test]
+    fn segments_are_opened_in_order_and_a_bad_one_stops_the_read() {
+        let made: Vec<Made> = ["25", "26", "27"]
+            .iter()
+            .map(|d| {
+                let key = format!("audit/2026/11/{d}/202611{d}T100000.000Z-a.json");
+                build(&format!("2026/11/{d}"), &[ev(&key)]).unwrap()
+            })
+            .collect();
+        let read: Vec<(&SegmentRef, Vec<u8>)> = made
+            .iter()
+            .map(|m| (&m.reference, m.bytes.clone()))
+            .collect();
+        let keys_of = |read: &[(&SegmentRef, Vec<u8>)]| {
+            let mut got = Vec::new();
+            let done = open_all(read, &mut |k, _| {
+                got.push(k[..16].to_string());
+                Ok(())
+            });
+            (got, done)
+        };
+        let (got, done) = keys_of(&read);
+        done.unwrap();
+        assert_eq!(
+            got,
+            ["audit/2026/11/25", "audit/2026/11/26", "audit/2026/11/27"]
+        );
+        // The second altered: the first's events, then an error naming it.
+        let mut bad = read.clone();
+        bad[1].1[0] ^= 1;
+        let (got, done) = keys_of(&bad);
+        assert_eq!(got, ["audit/2026/11/25"]);
+        assert!(done
+            .unwrap_err()
+            .to_string()
+            .contains(&made[1].reference.key));
+        // A manifest that claims more events than memory holds is an
+        // error, not an abort.
+        let mut huge = made[0].reference.clone();
+        huge.count = usize::MAX;
+        let (got, done) = keys_of(&[(&huge, made[0].bytes.clone())]);
+        assert!(got.is_empty() && done.is_err());
     }
 
     #[test]
