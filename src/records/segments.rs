@@ -354,12 +354,14 @@ pub fn span_in(span: &str, since: Option<&str>, until: Option<&str>) -> bool {
     !(since.is_some_and(|s| day < s) || until.is_some_and(|u| day > u))
 }
 
-/// The keys of events a segment's bytes hold, for a compaction that
-/// reuses them: (key, bytes) in order.
+/// The events a segment's bytes hold, checked: (key, bytes) in order
+/// (for a compaction that reuses them, and for [`open_all`]).
 pub fn events_of(
     reference: &SegmentRef,
     bytes: &[u8],
 ) -> Result<Vec<(String, Vec<u8>)>, RecordsError> {
+    // The manifest's count is checked once the segment is read; until
+    // then it only sizes the first reservation.
     let mut out = Vec::with_capacity(reference.count.min(1 << 16));
     open(reference, bytes, |k, b| {
         out.push((k.to_string(), b));
@@ -487,16 +489,8 @@ pub(super) fn read_segments(
 /// only once the whole segment is checked.
 fn open_all(read: &[(&SegmentRef, Vec<u8>)], each: &mut Each<'_>) -> Result<(), RecordsError> {
     type Opened = Result<Vec<(String, Vec<u8>)>, RecordsError>;
-    let opened = |(reference, bytes): &(&SegmentRef, Vec<u8>)| -> Opened {
-        // The manifest's count is checked once the segment is read; until
-        // then it only sizes the first reservation.
-        let mut events = Vec::with_capacity(reference.count.min(1 << 16));
-        open(reference, bytes, |k, b| {
-            events.push((k.to_string(), b));
-            Ok(())
-        })?;
-        Ok(events)
-    };
+    let opened =
+        |(reference, bytes): &(&SegmentRef, Vec<u8>)| -> Opened { events_of(reference, bytes) };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if read.len() < 2 || cores < 2 {
         for segment in read {
