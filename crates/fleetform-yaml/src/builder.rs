@@ -5,39 +5,28 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+use saphyr_parser::{Event, Parser, ScalarStyle};
 use serde_json::{Map, Value};
 
 use crate::scalar::{resolve_plain, truncate};
 use crate::{Document, Limits, Node, NodeKey, Pos, YamlError};
 
-/// Builds the document from the parser's events, within `limits`.
+/// Builds the document from the parser's events, within `limits`: first
+/// with the fast reader, then, when it stops, with saphyr-parser.
 pub(crate) fn build(text: &str, file: &Path, limits: &Limits) -> Result<Document, YamlError> {
-    let mut b = Builder {
-        file,
-        limits,
-        stack: Vec::new(),
-        anchors: HashMap::new(),
-        // About one node per 10 bytes of YAML: reserved (not touched) up
-        // front, so a big file is not copied over and over as they grow.
-        index: Vec::with_capacity(text.len() / 10),
-        pointer_lens: Vec::with_capacity(text.len() / 10),
-        nodes: 0,
-        bytes: 0,
-        index_bytes: 0,
-        root: None,
-        documents: 0,
-    };
+    let mut b = Builder::new(file, limits, text.len());
+    let fast = crate::fast::read(text, &mut |event, pos| {
+        b.event(event, pos).map_err(|_| crate::fast::Stop)
+    });
+    if fast.is_ok() {
+        return Ok(b.finish());
+    }
+    let mut b = Builder::new(file, limits, text.len());
     for item in Parser::new_from_str(text) {
         let (event, span) = item.map_err(|e| syntax_error(file, &e))?;
-        b.event(event, span)?;
+        b.event(event, Pos::from_span(&span))?;
     }
-    Ok(Document {
-        file: file.to_path_buf(),
-        value: b.root.unwrap_or(Value::Null),
-        nodes: Arc::from(b.index),
-        index: Arc::default(),
-    })
+    Ok(b.finish())
 }
 
 fn syntax_error(file: &Path, e: &saphyr_parser::ScanError) -> YamlError {
@@ -90,7 +79,35 @@ struct Builder<'a> {
     documents: usize,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
+    fn new(file: &'a Path, limits: &'a Limits, len: usize) -> Self {
+        Builder {
+            file,
+            limits,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            // About one node per 10 bytes of YAML: reserved (not touched)
+            // up front, so a big file is not copied over and over as they
+            // grow.
+            index: Vec::with_capacity(len / 10),
+            pointer_lens: Vec::with_capacity(len / 10),
+            nodes: 0,
+            bytes: 0,
+            index_bytes: 0,
+            root: None,
+            documents: 0,
+        }
+    }
+
+    fn finish(self) -> Document {
+        Document {
+            file: self.file.to_path_buf(),
+            value: self.root.unwrap_or(Value::Null),
+            nodes: Arc::from(self.index),
+            index: Arc::default(),
+        }
+    }
+
     fn err(&self, pos: Pos, message: impl Into<String>) -> YamlError {
         YamlError::at(self.file, pos, message)
     }
@@ -207,8 +224,7 @@ impl Builder<'_> {
 
     /// One parser event: the document's start, a scalar, an alias, or a
     /// collection's start or end.
-    fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), YamlError> {
-        let pos = Pos::from_span(&span);
+    fn event(&mut self, event: Event<'_>, pos: Pos) -> Result<(), YamlError> {
         match event {
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => Ok(()),
             Event::DocumentStart(_) => {

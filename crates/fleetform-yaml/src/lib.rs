@@ -370,6 +370,7 @@ fn control_name(c: char) -> &'static str {
 }
 
 mod builder;
+mod fast;
 mod scalar;
 
 #[cfg(test)]
