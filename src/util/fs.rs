@@ -174,7 +174,10 @@ pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, FsError> {
 }
 
 fn read_limited(f: File, limit: u64) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
+    // Sized from the file's length (a hint only: the limit still holds),
+    // so a small file is one read, not a series of growing ones.
+    let hint = f.metadata().map_or(0, |m| m.len()).min(limit);
+    let mut bytes = Vec::with_capacity(usize::try_from(hint).unwrap_or(0).saturating_add(1));
     f.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
         return Err(refused(&format!(

@@ -8,9 +8,8 @@
 //! Every node of the result remembers which layer and which file position set
 //! it, which `fleetform render --explain` prints.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::ops::Bound;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -75,9 +74,12 @@ fn ser_location<S: serde::Serializer>(l: &Location, s: S) -> Result<S::Ok, S::Er
 pub struct Layered {
     pub value: Value,
     sources: Vec<Source>,
-    /// result pointer → (source index, pointer inside that source's
-    /// document: `None` when it is the result pointer, as for every source
-    /// merged whole)
+    /// For each source, the length of the result pointer it was merged at
+    /// (see [`Layered::apply_at`]): a node's pointer in its source's
+    /// document is the source's `root`, then the node's result pointer
+    /// past that length.
+    merged_at: Vec<usize>,
+    /// result pointer → the source that set the node
     origins: Origins,
 }
 
@@ -86,7 +88,8 @@ impl Layered {
         Layered {
             value: Value::Object(Map::new()),
             sources: Vec::new(),
-            origins: BTreeMap::new(),
+            merged_at: Vec::new(),
+            origins: Origins::default(),
         }
     }
 
@@ -100,15 +103,12 @@ impl Layered {
             return;
         }
         let idx = self.sources.len();
-        let src_root = source.root.clone();
         self.sources.push(source);
-        let mut ptr = String::new();
-        let mut src = src_root;
+        self.merged_at.push(0);
         merge(
             &mut self.value,
             value,
-            &mut ptr,
-            &mut src,
+            &mut String::new(),
             idx,
             &mut self.origins,
         );
@@ -122,7 +122,6 @@ impl Layered {
             return;
         }
         let idx = self.sources.len();
-        let src_root = source.root.clone();
         self.sources.push(source);
         let mut node = &mut self.value;
         let mut ptr = String::new();
@@ -131,26 +130,40 @@ impl Layered {
             ptr.push_str(tok);
             let key = tok.replace("~1", "/").replace("~0", "~");
             if !node.is_object() {
-                *node = Value::Object(Map::new());
+                let old = std::mem::replace(node, Value::Object(Map::new()));
+                ptr.truncate(ptr.len() - tok.len() - 1);
+                forget_children(&old, &mut ptr, &mut self.origins);
+                ptr.push('/');
+                ptr.push_str(tok);
             }
             let Value::Object(map) = node else {
                 return; // made an object just above
             };
             node = map.entry(key).or_insert_with(|| Value::Object(Map::new()));
         }
-        let mut src = src_root;
-        merge(node, value, &mut ptr, &mut src, idx, &mut self.origins);
+        self.merged_at.push(ptr.len());
+        merge(node, value, &mut ptr, idx, &mut self.origins);
+    }
+
+    /// Where the node at result pointer `p` is in the document of the
+    /// source `idx` set it from.
+    fn source_pointer<'p>(&self, idx: usize, p: &'p str) -> std::borrow::Cow<'p, str> {
+        let (root, at) = (&self.sources[idx].root, self.merged_at[idx]);
+        match (root.is_empty(), at) {
+            (true, 0) => p.into(),
+            _ => format!("{root}{}", p.get(at..).unwrap_or_default()).into(),
+        }
     }
 
     /// Origin of the node at `pointer` or its nearest recorded ancestor.
     pub fn origin(&self, pointer: &str) -> Option<Origin> {
         let mut p = pointer;
         loop {
-            if let Some((idx, src_ptr)) = self.origins.get(p) {
-                let s = self.sources.get(*idx)?;
+            if let Some(&idx) = self.origins.get(p) {
+                let s = self.sources.get(idx)?;
                 return Some(Origin {
                     layer: s.layer,
-                    location: s.doc.locate(src_ptr.as_deref().unwrap_or(p)),
+                    location: s.doc.locate(&self.source_pointer(idx, p)),
                 });
             }
             p = p.get(..p.rfind('/')?)?;
@@ -160,16 +173,15 @@ impl Layered {
     /// As [`Layered::origin`], placed at the key that introduced the
     /// pointer in its file (its value's position when it has no key).
     pub fn origin_key(&self, pointer: &str) -> Option<Origin> {
-        let Some((idx, src_ptr)) = self.origins.get(pointer) else {
+        let Some(&idx) = self.origins.get(pointer) else {
             return self.origin(pointer);
         };
-        let s = self.sources.get(*idx)?;
-        let at = src_ptr.as_deref().unwrap_or(pointer);
+        let s = self.sources.get(idx)?;
         Some(Origin {
             layer: s.layer,
             location: fleetform_yaml::Location {
                 file: s.doc.file.clone(),
-                pos: s.doc.key_pos(at),
+                pos: s.doc.key_pos(&self.source_pointer(idx, pointer)),
             },
         })
     }
@@ -196,11 +208,12 @@ impl Layered {
                     .collect(),
             ),
             sources: self.sources.clone(),
+            merged_at: self.merged_at.clone(),
             origins: self
                 .origins
                 .iter()
                 .filter(|(p, _)| top(p).is_none_or(|t| tokens.contains(t)))
-                .map(|(p, o)| (p.clone(), o.clone()))
+                .map(|(p, o)| (p.clone(), *o))
                 .collect(),
         })
     }
@@ -368,104 +381,90 @@ fn collect_leaves<'a>(v: &'a Value, ptr: &mut String, out: &mut Vec<(String, &'a
     }
 }
 
-type Origins = BTreeMap<String, (usize, Option<String>)>;
+/// Result pointer → the index of the source that set the node. Every
+/// recorded pointer is a node of the result: a replaced or deleted node's
+/// pointers are taken out by walking what it held.
+type Origins = HashMap<String, usize, foldhash::fast::FixedState>;
 
-/// An origin entry: the source and, when it differs, the pointer in it.
-fn entry(idx: usize, ptr: &str, src: &str) -> (usize, Option<String>) {
-    (idx, (src != ptr).then(|| src.to_string()))
-}
-
-/// Forgets the origins of every node below `ptr` (given back unchanged);
-/// nothing is allocated when there are none, the usual case.
-fn forget_below(origins: &mut Origins, ptr: &mut String) {
-    let len = ptr.len();
-    ptr.push('/');
-    let below = |k: &&String| k.starts_with(ptr.as_str());
-    let from = || (Bound::Included(ptr.as_str()), Bound::Unbounded);
-    let doomed: Vec<String> = match origins.range::<str, _>(from()).next() {
-        Some((k, _)) if below(&k) => origins
-            .range::<str, _>(from())
-            .map(|(k, _)| k)
-            .take_while(below)
-            .cloned()
-            .collect(),
-        _ => Vec::new(),
+/// Forgets the origins of every node below `ptr` in `old` (the value that
+/// was there); `ptr` is given back unchanged. A scalar holds none.
+fn forget_children(old: &Value, ptr: &mut String, origins: &mut Origins) {
+    let mut forget = |token: &str, child: &Value, ptr: &mut String| {
+        let len = ptr.len();
+        ptr.push('/');
+        ptr.push_str(token);
+        origins.remove(ptr.as_str());
+        forget_children(child, ptr, origins);
+        ptr.truncate(len);
     };
-    ptr.truncate(len);
-    for k in doomed {
-        origins.remove(&k);
-    }
-}
-
-fn record_all(v: &Value, ptr: &mut String, src: &mut String, idx: usize, origins: &mut Origins) {
-    origins.insert(ptr.clone(), entry(idx, ptr, src));
-    match v {
+    match old {
         Value::Object(m) => {
             for (k, child) in m {
-                let (pl, sl) = (ptr.len(), src.len());
-                let t = escape_token(k);
-                ptr.push('/');
-                ptr.push_str(&t);
-                src.push('/');
-                src.push_str(&t);
-                record_all(child, ptr, src, idx, origins);
-                ptr.truncate(pl);
-                src.truncate(sl);
+                forget(&escape_token(k), child, ptr);
             }
         }
         Value::Array(a) => {
             for (i, child) in a.iter().enumerate() {
-                let (pl, sl) = (ptr.len(), src.len());
-                ptr.push_str(&format!("/{i}"));
-                src.push_str(&format!("/{i}"));
-                record_all(child, ptr, src, idx, origins);
-                ptr.truncate(pl);
-                src.truncate(sl);
+                forget(&i.to_string(), child, ptr);
             }
         }
         _ => {}
     }
 }
 
-fn merge(
-    target: &mut Value,
-    overlay: &Value,
-    ptr: &mut String,
-    src: &mut String,
-    idx: usize,
-    origins: &mut Origins,
-) {
+fn record_all(v: &Value, ptr: &mut String, idx: usize, origins: &mut Origins) {
+    origins.insert(ptr.clone(), idx);
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                let len = ptr.len();
+                ptr.push('/');
+                ptr.push_str(&escape_token(k));
+                record_all(child, ptr, idx, origins);
+                ptr.truncate(len);
+            }
+        }
+        Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                let len = ptr.len();
+                ptr.push_str(&format!("/{i}"));
+                record_all(child, ptr, idx, origins);
+                ptr.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn merge(target: &mut Value, overlay: &Value, ptr: &mut String, idx: usize, origins: &mut Origins) {
     match (target, overlay) {
         (Value::Object(t), Value::Object(o)) => {
             if !origins.contains_key(ptr.as_str()) {
-                origins.insert(ptr.clone(), entry(idx, ptr, src));
+                origins.insert(ptr.clone(), idx);
             }
             for (k, v) in o {
-                let (pl, sl) = (ptr.len(), src.len());
-                let tok = escape_token(k);
+                let len = ptr.len();
                 ptr.push('/');
-                ptr.push_str(&tok);
-                src.push('/');
-                src.push_str(&tok);
+                ptr.push_str(&escape_token(k));
                 if v.is_null() {
-                    t.remove(k);
-                    origins.remove(ptr.as_str());
-                    forget_below(origins, ptr);
+                    if let Some(old) = t.remove(k) {
+                        origins.remove(ptr.as_str());
+                        forget_children(&old, ptr, origins);
+                    }
                 } else if let Some(existing) = t.get_mut(k) {
-                    merge(existing, v, ptr, src, idx, origins);
+                    merge(existing, v, ptr, idx, origins);
                 } else {
                     let v = without_nulls(v);
-                    record_all(&v, ptr, src, idx, origins);
+                    record_all(&v, ptr, idx, origins);
                     t.insert(k.clone(), v);
                 }
-                ptr.truncate(pl);
-                src.truncate(sl);
+                ptr.truncate(len);
             }
         }
         (t, o) => {
-            *t = without_nulls(o);
-            forget_below(origins, ptr);
-            record_all(t, ptr, src, idx, origins);
+            let old = std::mem::replace(t, without_nulls(o));
+            forget_children(&old, ptr, origins);
+            record_all(t, ptr, idx, origins);
         }
     }
 }
@@ -514,6 +513,62 @@ mod tests {
             .collect()
     }
 
+    /// Every pointer of a value's nodes, the root's (empty) included.
+    fn node_pointers(v: &Value, ptr: &mut String, out: &mut Vec<String>) {
+        out.push(ptr.clone());
+        let children: Vec<(String, &Value)> = match v {
+            Value::Object(m) => m
+                .iter()
+                .map(|(k, c)| (escape_token(k).into_owned(), c))
+                .collect(),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (i.to_string(), c))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (token, child) in children {
+            let len = ptr.len();
+            ptr.push('/');
+            ptr.push_str(&token);
+            node_pointers(child, ptr, out);
+            ptr.truncate(len);
+        }
+    }
+
+    /// Layers that replace subtrees with scalars, scalars with subtrees and
+    /// delete keys leave an origin for exactly the nodes of the result: none
+    /// for what was replaced or deleted.
+    #[test]
+    fn origins_are_exactly_the_nodes_of_the_result() {
+        let docs = [
+            doc(
+                "a.yml",
+                "a: {b: [1, {c: 2}], d: x}\ne: [3, 4]\nf: {g: {h: 1}}\n",
+            ),
+            doc("b.yml", "a: {b: 5, d: {n: [1]}}\ne: null\nf: {g: [x, y]}\n"),
+            doc("c.yml", "a: {d: null, b: {p: [q]}}\nf: 1\ne: {z: 0}\n"),
+        ];
+        for order in [[0, 1, 2], [2, 1, 0], [1, 0, 2], [0, 2, 1]] {
+            let mut l = Layered::new();
+            for i in order {
+                let source = Source {
+                    layer: Layer::Customer,
+                    doc: docs[i].clone(),
+                    root: String::new(),
+                };
+                l.apply(source, &docs[i].value);
+            }
+            let mut want = Vec::new();
+            node_pointers(&l.value, &mut String::new(), &mut want);
+            want.sort();
+            let mut have: Vec<String> = l.origins.keys().cloned().collect();
+            have.sort();
+            assert_eq!(have, want, "{order:?}");
+        }
+    }
+
     /// The manager's layers merged once, then a customer's on top of a
     /// copy, give what merging every layer afresh gives: the same value
     /// and the same origin for every node (nulls deleting manager keys,
@@ -545,7 +600,11 @@ mod tests {
             }
             assert_eq!(copy.value, fresh.value, "{env}");
             assert_eq!(copy.origins, fresh.origins, "{env}");
-            let origins = |l: &Layered| l.origins.keys().map(|k| l.origin(k)).collect::<Vec<_>>();
+            let origins = |l: &Layered| {
+                let mut keys: Vec<&String> = l.origins.keys().collect();
+                keys.sort();
+                keys.into_iter().map(|k| l.origin(k)).collect::<Vec<_>>()
+            };
             assert_eq!(origins(&copy), origins(&fresh), "{env}");
         }
         assert_ne!(merged.envs["staging"].value, merged.base.value);
