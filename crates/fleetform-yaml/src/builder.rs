@@ -9,24 +9,66 @@ use saphyr_parser::{Event, Parser, ScalarStyle};
 use serde_json::{Map, Value};
 
 use crate::scalar::{resolve_plain, truncate};
-use crate::{Document, Limits, Node, NodeKey, Pos, YamlError};
+use crate::{Document, Limits, Node, NodeKey, Pos, Positions, YamlError};
 
 /// Builds the document from the parser's events, within `limits`: first
 /// with the fast reader, then, when it stops, with saphyr-parser.
+///
+/// A document the fast reader read keeps its text instead of a position
+/// per node: most files are valid and never asked for a position, and
+/// [`positions`] reads the text again for the ones that are.
 pub(crate) fn build(text: &str, file: &Path, limits: &Limits) -> Result<Document, YamlError> {
-    let mut b = Builder::new(file, limits, text.len());
-    let fast = crate::fast::read(text, &mut |event, pos| {
-        b.event(event, pos).map_err(|_| crate::fast::Stop)
-    });
-    if fast.is_ok() {
-        return Ok(b.finish());
+    match build_fast(text, file, limits) {
+        Some(doc) => Ok(doc),
+        None => build_saphyr(text, file, limits),
     }
-    let mut b = Builder::new(file, limits, text.len());
+}
+
+/// The document as the fast reader reads it; `None` where it stops.
+pub(crate) fn build_fast(text: &str, file: &Path, limits: &Limits) -> Option<Document> {
+    let mut b = Builder::new(file, limits, false);
+    crate::fast::read(text, &mut |event, pos| {
+        b.event(event, pos).map_err(|_| crate::fast::Stop)
+    })
+    .ok()?;
+    Some(b.finish(Positions::Text(text.into())))
+}
+
+/// The document from saphyr-parser's events, a position per node.
+pub(crate) fn build_saphyr(
+    text: &str,
+    file: &Path,
+    limits: &Limits,
+) -> Result<Document, YamlError> {
+    let mut b = Builder::new(file, limits, true);
+    b.index.reserve(text.len() / 10);
     for item in Parser::new_from_str(text) {
         let (event, span) = item.map_err(|e| syntax_error(file, &e))?;
         b.event(event, Pos::from_span(&span))?;
     }
-    Ok(b.finish())
+    let nodes = std::mem::take(&mut b.index).into_boxed_slice();
+    Ok(b.finish(Positions::Nodes(nodes)))
+}
+
+/// The node index of a text the fast reader read whole once already (so
+/// it does again, within the same limits, whatever they were).
+pub(crate) fn positions(text: &str, file: &Path) -> Vec<Node> {
+    let limits = Limits {
+        max_bytes: usize::MAX,
+        max_depth: usize::MAX,
+        max_nodes: usize::MAX,
+        max_keys: usize::MAX,
+        max_string: usize::MAX,
+        max_expanded_bytes: usize::MAX,
+        max_index_bytes: usize::MAX,
+    };
+    let mut b = Builder::new(file, &limits, true);
+    b.index.reserve(text.len() / 10);
+    let read = crate::fast::read(text, &mut |event, pos| {
+        b.event(event, pos).map_err(|_| crate::fast::Stop)
+    });
+    debug_assert!(read.is_ok(), "a text read once reads again");
+    b.index
 }
 
 fn syntax_error(file: &Path, e: &saphyr_parser::ScanError) -> YamlError {
@@ -47,6 +89,9 @@ enum Frame {
         anchor: usize,
         /// The collection's own entry in the node index.
         node: u32,
+        /// Where it starts, and the length of its JSON pointer.
+        pos: Pos,
+        ptr_len: usize,
         nodes_at_start: usize,
         bytes_at_start: usize,
     },
@@ -55,6 +100,8 @@ enum Frame {
         pending_key: Option<(String, Pos)>,
         anchor: usize,
         node: u32,
+        pos: Pos,
+        ptr_len: usize,
         nodes_at_start: usize,
         bytes_at_start: usize,
     },
@@ -66,10 +113,12 @@ struct Builder<'a> {
     stack: Vec<Frame>,
     /// anchor id → (value, node count of the subtree, scalar bytes of it)
     anchors: HashMap<usize, (Value, usize, usize)>,
-    /// One entry per node, for positions.
+    /// Whether `index` is kept (see [`build`]).
+    record: bool,
+    /// One entry per node, for positions, when recorded.
     index: Vec<Node>,
-    /// Length of each indexed node's JSON pointer, for the index budget.
-    pointer_lens: Vec<usize>,
+    /// Nodes given a number in the index so far, recorded or not.
+    numbered: u32,
     nodes: usize,
     /// Scalar and key bytes so far, alias expansions included.
     bytes: usize,
@@ -80,17 +129,18 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(file: &'a Path, limits: &'a Limits, len: usize) -> Self {
+    /// A builder that keeps a position per node when `record` (the
+    /// callers reserve about one node per 10 bytes of YAML, not touched up
+    /// front, so a big file is not copied over and over as they grow).
+    fn new(file: &'a Path, limits: &'a Limits, record: bool) -> Self {
         Builder {
             file,
             limits,
             stack: Vec::new(),
             anchors: HashMap::new(),
-            // About one node per 10 bytes of YAML: reserved (not touched)
-            // up front, so a big file is not copied over and over as they
-            // grow.
-            index: Vec::with_capacity(len / 10),
-            pointer_lens: Vec::with_capacity(len / 10),
+            record,
+            index: Vec::new(),
+            numbered: 0,
             nodes: 0,
             bytes: 0,
             index_bytes: 0,
@@ -99,11 +149,11 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn finish(self) -> Document {
+    fn finish(self, positions: Positions) -> Document {
         Document {
             file: self.file.to_path_buf(),
             value: self.root.unwrap_or(Value::Null),
-            nodes: Arc::from(self.index),
+            positions: Arc::new(positions),
             index: Arc::default(),
         }
     }
@@ -138,6 +188,25 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Length of the next value node's JSON pointer.
+    fn next_pointer_len(&self) -> usize {
+        match self.stack.last() {
+            None => 0,
+            Some(Frame::Seq { items, ptr_len, .. }) => {
+                ptr_len + 1 + items.len().checked_ilog10().unwrap_or(0) as usize + 1
+            }
+            Some(Frame::Map {
+                pending_key: Some((k, _)),
+                ptr_len,
+                ..
+            }) => {
+                let escapes = k.bytes().filter(|b| *b == b'~' || *b == b'/').count();
+                ptr_len + 1 + k.len() + escapes
+            }
+            Some(Frame::Map { .. }) => 0,
+        }
+    }
+
     /// Counts `bytes` of scalar text (alias expansions included).
     fn count_bytes(&mut self, bytes: usize, pos: Pos) -> Result<(), YamlError> {
         self.bytes += bytes;
@@ -153,24 +222,12 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    /// Records the next value node at `pos` in the position index, within
-    /// the index budget (the bytes its JSON pointers will take), and returns
-    /// its number.
-    fn index_value(&mut self, pos: Pos) -> Result<u32, YamlError> {
-        let (parent, key) = self.next_key();
-        let len = match &key {
-            NodeKey::Root => 0,
-            NodeKey::Item(i) => {
-                self.pointer_lens[parent as usize]
-                    + 1
-                    + i.checked_ilog10().unwrap_or(0) as usize
-                    + 1
-            }
-            NodeKey::Key(k, _) => {
-                let escapes = k.bytes().filter(|b| *b == b'~' || *b == b'/').count();
-                self.pointer_lens[parent as usize] + 1 + k.len() + escapes
-            }
-        };
+    /// Numbers the next value node at `pos` (and records it, when the
+    /// builder records), within the index budget (the bytes its JSON
+    /// pointers will take once built), and returns its number and its
+    /// pointer's length.
+    fn index_value(&mut self, pos: Pos) -> Result<(u32, usize), YamlError> {
+        let len = self.next_pointer_len();
         // The key index holds a pointer of the same length.
         self.index_bytes += 2 * (len + 16);
         if self.index_bytes > self.limits.max_index_bytes {
@@ -179,14 +236,17 @@ impl<'a> Builder<'a> {
                 "document has too many nodes under long keys or deep nesting; shorten the keys or flatten the structure",
             ));
         }
-        let n = self.index.len() as u32;
-        self.index.push(Node {
-            parent,
-            key,
-            pos: pos.into(),
-        });
-        self.pointer_lens.push(len);
-        Ok(n)
+        if self.record {
+            let (parent, key) = self.next_key();
+            self.index.push(Node {
+                parent,
+                key,
+                pos: pos.into(),
+            });
+        }
+        let n = self.numbered;
+        self.numbered += 1;
+        Ok((n, len))
     }
 
     fn count(&mut self, n: usize, pos: Pos) -> Result<(), YamlError> {
@@ -238,11 +298,13 @@ impl<'a> Builder<'a> {
             Event::Alias(id) => self.alias(id, pos),
             Event::SequenceStart(anchor, tag) => {
                 self.start_collection(pos, &tag)?;
-                let node = self.index_value(pos)?;
+                let (node, ptr_len) = self.index_value(pos)?;
                 self.stack.push(Frame::Seq {
                     items: Vec::new(),
                     anchor,
                     node,
+                    pos,
+                    ptr_len,
                     nodes_at_start: self.nodes,
                     bytes_at_start: self.bytes,
                 });
@@ -250,12 +312,14 @@ impl<'a> Builder<'a> {
             }
             Event::MappingStart(anchor, tag) => {
                 self.start_collection(pos, &tag)?;
-                let node = self.index_value(pos)?;
+                let (node, ptr_len) = self.index_value(pos)?;
                 self.stack.push(Frame::Map {
                     map: Map::new(),
                     pending_key: None,
                     anchor,
                     node,
+                    pos,
+                    ptr_len,
                     nodes_at_start: self.nodes,
                     bytes_at_start: self.bytes,
                 });
@@ -331,36 +395,36 @@ impl<'a> Builder<'a> {
     /// counted) and placed into its parent.
     fn end_collection(&mut self) -> Result<(), YamlError> {
         let frame = self.stack.pop().expect("parser balances collections");
-        let (value, anchor, start, bytes_start, node) = match frame {
+        let (value, anchor, start, bytes_start, pos) = match frame {
             Frame::Seq {
                 items,
                 anchor,
                 nodes_at_start,
                 bytes_at_start,
-                node,
+                pos,
+                ..
             } => (
                 Value::Array(items),
                 anchor,
                 nodes_at_start,
                 bytes_at_start,
-                node,
+                pos,
             ),
             Frame::Map {
                 map,
                 anchor,
                 nodes_at_start,
                 bytes_at_start,
-                node,
+                pos,
                 ..
             } => (
                 Value::Object(map),
                 anchor,
                 nodes_at_start,
                 bytes_at_start,
-                node,
+                pos,
             ),
         };
-        let pos = self.index[node as usize].pos.into();
         if anchor > 0 {
             let n = self.nodes - start;
             let bytes = self.bytes - bytes_start;

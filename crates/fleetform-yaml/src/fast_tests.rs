@@ -49,7 +49,9 @@ fn fast(text: &str) -> Option<Vec<Seen>> {
     Some(out)
 }
 
-/// True when the fast reader read `text` to the end (and then agreed).
+/// True when the fast reader read `text` to the end (and then agreed:
+/// the same events, and the same document, positions included, whether
+/// its index is read again from the text or taken from saphyr-parser).
 fn agrees(text: &str) -> bool {
     let Some(ours) = fast(text) else {
         return false;
@@ -57,6 +59,21 @@ fn agrees(text: &str) -> bool {
     match saphyr(text) {
         Ok(theirs) => assert_eq!(ours, theirs, "{text:?}"),
         Err(e) => panic!("the fast reader accepted what saphyr-parser refuses ({e}): {text:?}"),
+    }
+    let (file, limits) = (Path::new("t.yml"), crate::Limits::default());
+    let slow = crate::builder::build_saphyr(text, file, &limits);
+    match (crate::builder::build_fast(text, file, &limits), slow) {
+        (Some(f), Ok(s)) => {
+            assert_eq!(f.value, s.value, "{text:?}");
+            assert_eq!(f.index(), s.index(), "{text:?}");
+        }
+        // The builder refused what both read alike (a duplicate key).
+        (None, Err(_)) => {}
+        (f, s) => panic!(
+            "{text:?}: fast {:?}, saphyr-parser {:?}",
+            f.is_some(),
+            s.map(|d| d.value)
+        ),
     }
     true
 }

@@ -88,8 +88,17 @@ pub struct Document {
     /// Path shown to users (relative where possible).
     pub file: PathBuf,
     pub value: Value,
-    nodes: Arc<[Node]>,
+    positions: Arc<Positions>,
     index: Arc<OnceLock<Index>>,
+}
+
+/// What a document's position index is built from.
+#[derive(Debug)]
+enum Positions {
+    /// A position per node, as saphyr-parser's events gave them.
+    Nodes(Box<[Node]>),
+    /// The text the fast reader read: read again on the first lookup.
+    Text(Box<str>),
 }
 
 /// One node as the parser saw it: its parent, how the parent reaches it and
@@ -137,7 +146,7 @@ enum NodeKey {
 }
 
 /// JSON pointer → position, built on demand.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 struct Index {
     /// Position of the node's value.
     values: HashMap<String, Pos>,
@@ -175,13 +184,16 @@ impl Document {
         Document {
             file: file.into(),
             value: Value::Object(Map::new()),
-            nodes: Arc::from(Vec::new()),
+            positions: Arc::new(Positions::Nodes(Box::default())),
             index: Arc::default(),
         }
     }
 
     fn index(&self) -> &Index {
-        self.index.get_or_init(|| Index::build(&self.nodes))
+        self.index.get_or_init(|| match &*self.positions {
+            Positions::Nodes(nodes) => Index::build(nodes),
+            Positions::Text(text) => Index::build(&builder::positions(text, &self.file)),
+        })
     }
 
     /// Position of the value at `pointer`, or of its nearest ancestor that
