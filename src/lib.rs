@@ -70,6 +70,8 @@ pub fn run(cli: Cli) -> u8 {
             ));
         }
     }
+    // No command changes directory from here on.
+    util::path::settle_working_dir();
     let dir = std::path::Path::new(".");
     // In a manager repo, audit events are also kept in its records store,
     // with the records' own credential where the job holds a customer's

@@ -17,12 +17,29 @@ pub fn is_relative_inside(p: &Path) -> bool {
 /// relative to the current directory when inside it.
 pub fn display_path(p: &Path) -> PathBuf {
     let p = clean_path(p);
-    if let Ok(cwd) = std::env::current_dir() {
-        if let Ok(rel) = p.strip_prefix(&cwd) {
+    let settled = WORKING_DIR.get();
+    let now = match settled {
+        Some(_) => None,
+        None => std::env::current_dir().ok(),
+    };
+    if let Some(cwd) = settled.and_then(Option::as_deref).or(now.as_deref()) {
+        if let Ok(rel) = p.strip_prefix(cwd) {
             return rel.to_path_buf();
         }
     }
     p
+}
+
+/// The working directory once the command has settled in it (see
+/// [`settle_working_dir`]): paths are shown relative to it, thousands of
+/// times in a fleet run, each a system call when asked afresh.
+static WORKING_DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+
+/// Remembers the working directory for [`display_path`]; called once the
+/// command has entered its manager repo and will not move again. Until
+/// then (and in unit tests), the directory is asked each time.
+pub fn settle_working_dir() {
+    let _ = WORKING_DIR.set(std::env::current_dir().ok());
 }
 
 /// Removes `.` and resolves `..` against preceding normal components.

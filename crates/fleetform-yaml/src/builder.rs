@@ -462,7 +462,7 @@ impl<'a> Builder<'a> {
     fn set_key(&mut self, key: String, pos: Pos) -> Result<(), YamlError> {
         let max_keys = self.limits.max_keys;
         let file = self.file;
-        let index = &self.index;
+        let (index, record) = (&self.index, self.record);
         let Some(Frame::Map {
             map,
             pending_key,
@@ -479,7 +479,10 @@ impl<'a> Builder<'a> {
                 "merge keys (`<<`) are not supported; write the values out or use fleetform's layers",
             ));
         }
-        if map.contains_key(&key) {
+        // Without a node index (the fast reader's documents), a duplicate
+        // is found where its value is placed (one hash per key, not two),
+        // and the file read again by saphyr-parser says where both are.
+        if record && map.contains_key(&key) {
             // Every earlier key of this mapping has its value by now; find
             // where the first one was written.
             let first = index
@@ -519,7 +522,7 @@ impl<'a> Builder<'a> {
     }
 
     /// Places a finished value into its parent (or makes it the root).
-    fn attach(&mut self, value: Value, _pos: Pos) -> Result<(), YamlError> {
+    fn attach(&mut self, value: Value, pos: Pos) -> Result<(), YamlError> {
         match self.stack.last_mut() {
             None => {
                 self.root = Some(value);
@@ -529,7 +532,9 @@ impl<'a> Builder<'a> {
                 map, pending_key, ..
             }) => {
                 let (key, _) = pending_key.take().expect("value follows its key");
-                map.insert(key, value);
+                if map.insert(key, value).is_some() {
+                    return Err(self.err(pos, "duplicate key"));
+                }
             }
         }
         Ok(())
