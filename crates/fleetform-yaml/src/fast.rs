@@ -26,8 +26,9 @@ use crate::Pos;
 #[derive(Debug)]
 pub(crate) struct Stop;
 
-/// Longest implicit key saphyr-parser accepts (YAML's 1024 characters).
-const MAX_KEY: usize = 1024;
+/// How far from its key's start saphyr-parser still takes a colon for the
+/// key's (YAML's 1024 characters; spaces before the colon count).
+const MAX_KEY: usize = 1000;
 
 /// An open block collection and the column its entries start at.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -222,6 +223,9 @@ impl<'t> Reader<'_, 't> {
         body: &'t str,
         key: (usize, usize),
     ) -> Result<(), Stop> {
+        if key.1 > MAX_KEY {
+            return Err(Stop);
+        }
         let (text, style) = key_text(&body[..key.0])?;
         self.emit(Event::Scalar(text, style, 0, None), n, col)?;
         let after = &body[key.1 + 1..];
@@ -334,7 +338,7 @@ fn key_end(body: &str) -> Option<(usize, usize)> {
 /// A key's text: a plain word (letters, digits and `_-./`, spaces inside)
 /// or a quoted string.
 fn key_text(key: &str) -> Result<(Cow<'_, str>, ScalarStyle), Stop> {
-    if key.is_empty() || key.len() > MAX_KEY {
+    if key.is_empty() {
         return Err(Stop);
     }
     if matches!(key.as_bytes()[0], b'"' | b'\'') {

@@ -190,6 +190,22 @@ fn small_shapes_agree_or_stop() {
     ] {
         agrees(text);
     }
+    // Long keys, and the spaces before a colon that count against YAML's
+    // 1024 characters from a key's start.
+    for (key, spaces) in [
+        (990, 0),
+        (1000, 0),
+        (1020, 0),
+        (1023, 0),
+        (1020, 10),
+        (1000, 30),
+    ] {
+        agrees(&format!(
+            "{}{}: v\nb: 1\n",
+            "k".repeat(key),
+            " ".repeat(spaces)
+        ));
+    }
 }
 
 /// A tiny deterministic generator: the mutations are the same every run.
