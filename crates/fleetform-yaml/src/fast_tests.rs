@@ -139,9 +139,39 @@ tags:
 last:
 "##;
 
+/// A registry and a manager's settings, the other shapes fleetform reads
+/// often: a sequence of mappings, a root sequence, nested sequences.
+const MANAGER: &str = r##"# Customer registry.
+customers:
+  - slug: globex-00001
+    repo: globex-00001/infra
+    environments: [staging, production]
+    added: 2026-02-02
+  -   slug: "initech"
+      environments: []
+      tags:
+      - a
+      -   b
+environments:
+  - name: staging
+    auto_apply: true
+  - name: production
+---
+- top
+- [1, 2]
+- - c
+- k: v
+  l:
+    - 'x'
+  -
+    name: production
+"##;
+
 #[test]
 fn reads_variables_files_as_saphyr_parser_does() {
     assert!(agrees(VARIABLES), "the fast reader stopped on the sample");
+    let (registry, _) = MANAGER.split_once("---\n").unwrap_or_default();
+    assert!(agrees(registry), "the fast reader stopped on the registry");
     // Every line cut off at the end, and the file without its last lines.
     let lines: Vec<&str> = VARIABLES.lines().collect();
     for n in 1..lines.len() {
@@ -261,8 +291,15 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
 fn mutated_files_agree_or_stop() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let (mut read_whole, mut total) = (0, 0);
-    for _ in 0..20_000 {
-        let mut text = VARIABLES.to_string();
+    for i in 0..20_000 {
+        // Each document of MANAGER on its own (the second holds what the
+        // fast reader leaves to saphyr-parser, for mutations to undo).
+        let (first, second) = MANAGER.split_once("---\n").unwrap_or_default();
+        let mut text = match i % 4 {
+            0 => first.to_string(),
+            1 => second.to_string(),
+            _ => VARIABLES.to_string(),
+        };
         for _ in 0..1 + rng.next() % 3 {
             text = mutate(&text, &mut rng);
         }
@@ -270,8 +307,7 @@ fn mutated_files_agree_or_stop() {
         read_whole += usize::from(agrees(&text));
     }
     // The mutations must leave many files readable, or they test little.
-    eprintln!("{read_whole} of {total}");
-    assert!(read_whole * 4 > total, "{read_whole} of {total} read whole");
+    assert!(read_whole * 5 > total, "{read_whole} of {total} read whole");
 }
 
 #[test]
