@@ -1,0 +1,216 @@
+//! The layering's tests: origins, merged manager layers, changed leaves
+//! (kept apart from `layers.rs`, which stays a readable size).
+
+use super::*;
+use fleetform_yaml::{load_str, Limits};
+use std::path::Path;
+
+fn doc(name: &str, text: &str) -> Arc<Document> {
+    Arc::new(load_str(text, Path::new(name), &Limits::default()).unwrap())
+}
+
+/// The leaf maps of both sides compared key by key: what
+/// [`changed_leaves`] must answer.
+fn naive(old: Option<&Value>, new: &Value) -> Vec<(String, Option<Value>, Option<Value>)> {
+    let leaves = |v: &Value| {
+        let mut out = Vec::new();
+        collect_leaves(v, &mut String::new(), &mut out);
+        out.into_iter()
+            .map(|(k, v)| (k, v.clone()))
+            .collect::<BTreeMap<String, Value>>()
+    };
+    let before = old.map(leaves).unwrap_or_default();
+    let after = leaves(new);
+    let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    keys.into_iter()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .map(|k| (k.clone(), before.get(k).cloned(), after.get(k).cloned()))
+        .collect()
+}
+
+/// Every pointer of a value's nodes, the root's (empty) included.
+fn node_pointers(v: &Value, ptr: &mut String, out: &mut Vec<String>) {
+    out.push(ptr.clone());
+    let children: Vec<(String, &Value)> = match v {
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, c)| (escape_token(k).into_owned(), c))
+            .collect(),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i.to_string(), c))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (token, child) in children {
+        let len = ptr.len();
+        ptr.push('/');
+        ptr.push_str(&token);
+        node_pointers(child, ptr, out);
+        ptr.truncate(len);
+    }
+}
+
+/// Layers that replace subtrees with scalars, scalars with subtrees and
+/// delete keys leave an origin for exactly the nodes of the result: none
+/// for what was replaced or deleted.
+#[test]
+fn origins_are_exactly_the_nodes_of_the_result() {
+    let docs = [
+        doc(
+            "a.yml",
+            "a: {b: [1, {c: 2}], d: x}\ne: [3, 4]\nf: {g: {h: 1}}\n",
+        ),
+        doc("b.yml", "a: {b: 5, d: {n: [1]}}\ne: null\nf: {g: [x, y]}\n"),
+        doc("c.yml", "a: {d: null, b: {p: [q]}}\nf: 1\ne: {z: 0}\n"),
+    ];
+    for order in [[0, 1, 2], [2, 1, 0], [1, 0, 2], [0, 2, 1]] {
+        let mut l = Layered::new();
+        for i in order {
+            let source = Source {
+                layer: Layer::Customer,
+                doc: docs[i].clone(),
+                root: String::new(),
+            };
+            l.apply(source, &docs[i].value);
+        }
+        let mut want = Vec::new();
+        node_pointers(&l.value, &mut String::new(), &mut want);
+        want.sort();
+        let mut have: Vec<String> = l.origins.keys().cloned().collect();
+        have.sort();
+        assert_eq!(have, want, "{order:?}");
+    }
+}
+
+/// The manager's layers merged once, then a customer's on top of a
+/// copy, give what merging every layer afresh gives: the same value
+/// and the same origin for every node (nulls deleting manager keys,
+/// replaced subtrees and an environment without a file included).
+#[test]
+fn merged_manager_layers_are_the_layers_merged_afresh() {
+    let base = doc(
+        "base.yml",
+        "a: 1\nb: {c: 2, d: [1, 2]}\ntags: {tier: x, keep: y}\n",
+    );
+    let staging = doc("staging.yml", "b: {c: 3}\ntags: {tier: null}\n");
+    let customer = doc("customer.yml", "b: 5\ntags: {own: z}\na: null\n");
+    let envs = BTreeMap::from([("staging".to_string(), staging.clone())]);
+    let merged = MergedManager::of(Some(&base), &envs);
+    let whole = |layer, doc: &Arc<Document>| Source {
+        layer,
+        doc: doc.clone(),
+        root: String::new(),
+    };
+    for env in ["staging", "production"] {
+        let mut fresh = Layered::new();
+        fresh.apply(whole(Layer::ManagerBase, &base), &base.value);
+        if env == "staging" {
+            fresh.apply(whole(Layer::ManagerEnv, &staging), &staging.value);
+        }
+        let mut copy = merged.envs.get(env).unwrap_or(&merged.base).clone();
+        for l in [&mut fresh, &mut copy] {
+            l.apply(whole(Layer::Customer, &customer), &customer.value);
+        }
+        assert_eq!(copy.value, fresh.value, "{env}");
+        assert_eq!(copy.origins, fresh.origins, "{env}");
+        let origins = |l: &Layered| {
+            let mut keys: Vec<&String> = l.origins.keys().collect();
+            keys.sort();
+            keys.into_iter().map(|k| l.origin(k)).collect::<Vec<_>>()
+        };
+        assert_eq!(origins(&copy), origins(&fresh), "{env}");
+    }
+    assert_ne!(merged.envs["staging"].value, merged.base.value);
+}
+
+#[test]
+fn changed_leaves_are_the_leaf_maps_compared() {
+    let values = [
+        serde_json::json!({}),
+        serde_json::json!({"a": 1, "b": {"c": [1, 2, {"d": "x"}], "e": {}}, "f": []}),
+        serde_json::json!({"a": 2, "b": {"c": [1, {"d": "y"}], "e": {"g": null}}, "f": [3]}),
+        serde_json::json!({"a": {"n": 1}, "b": "flat", "x/y": {"~": true}}),
+        serde_json::json!({"a": [], "b": {"c": []}, "x/y": 1}),
+        serde_json::json!("scalar"),
+        serde_json::json!([{"a": 1}, [], 2]),
+    ];
+    for old in &values {
+        for new in &values {
+            let got: Vec<(String, Option<Value>, Option<Value>)> = changed_leaves(Some(old), new)
+                .into_iter()
+                .map(|(k, a, b)| (k, a.cloned(), b.cloned()))
+                .collect();
+            assert_eq!(got, naive(Some(old), new), "{old} -> {new}");
+        }
+        let from_nothing: Vec<_> = changed_leaves(None, old)
+            .into_iter()
+            .map(|(k, a, b)| (k, a.cloned(), b.cloned()))
+            .collect();
+        assert_eq!(from_nothing, naive(None, old), "nothing -> {old}");
+    }
+}
+
+#[test]
+fn maps_merge_lists_replace_null_deletes() {
+    let a = doc("a.yml", "x: 1\nm:\n  p: 1\n  q: 2\nl: [1, 2]\ngone: yes\n");
+    let b = doc("b.yml", "m:\n  q: 3\nl: [9]\ngone: ~\n");
+    let mut l = Layered::new();
+    l.apply(
+        Source {
+            layer: Layer::ManagerBase,
+            doc: a.clone(),
+            root: String::new(),
+        },
+        &a.value,
+    );
+    l.apply(
+        Source {
+            layer: Layer::Customer,
+            doc: b.clone(),
+            root: String::new(),
+        },
+        &b.value,
+    );
+    assert_eq!(
+        l.value,
+        serde_json::json!({"x": 1, "m": {"p": 1, "q": 3}, "l": [9]})
+    );
+    let o = l.origin("/m/q").unwrap();
+    assert_eq!(o.layer, Layer::Customer);
+    assert_eq!(o.location.to_string(), "b.yml:2:6");
+    let o = l.origin("/m/p").unwrap();
+    assert_eq!(
+        (o.layer, o.location.to_string()),
+        (Layer::ManagerBase, "a.yml:3:6".into())
+    );
+    assert_eq!(l.origin("/l/0").unwrap().location.to_string(), "b.yml:3:5");
+    assert!(l.origin("/l/1").is_none() || l.value.pointer("/l/1").is_none());
+}
+
+/// Found by the `layers` fuzz target: an empty document (null) as a
+/// layer replaced the whole result with null.
+#[test]
+fn an_empty_document_is_an_empty_layer() {
+    let a = doc("a.yml", "x: 1\nm: {p: 1}\n");
+    let empty = doc("e.yml", "");
+    assert!(empty.value.is_null());
+    let mut l = Layered::new();
+    let src = |d: &Arc<Document>, layer| Source {
+        layer,
+        doc: d.clone(),
+        root: String::new(),
+    };
+    l.apply(src(&a, Layer::ManagerBase), &a.value);
+    l.apply(src(&empty, Layer::Customer), &empty.value);
+    l.apply_at(
+        "/environments/staging",
+        src(&empty, Layer::CustomerEnvFile),
+        &empty.value,
+    );
+    assert_eq!(l.value, serde_json::json!({"x": 1, "m": {"p": 1}}));
+    for (ptr, _) in l.leaves() {
+        assert!(l.origin(&ptr).is_some(), "{ptr}");
+    }
+}
