@@ -50,25 +50,43 @@ pub(crate) fn build_saphyr(
     Ok(b.finish(Positions::Nodes(nodes)))
 }
 
-/// The node index of a text the fast reader read whole once already (so
-/// it does again, within the same limits, whatever they were).
-pub(crate) fn positions(text: &str, file: &Path) -> Vec<Node> {
-    let limits = Limits {
-        max_bytes: usize::MAX,
-        max_depth: usize::MAX,
-        max_nodes: usize::MAX,
-        max_keys: usize::MAX,
-        max_string: usize::MAX,
-        max_expanded_bytes: usize::MAX,
-        max_index_bytes: usize::MAX,
-    };
-    let mut b = Builder::new(file, &limits, true);
+/// No limit: [`positions`] reads a text that was read within its limits
+/// once already.
+const UNBOUNDED: Limits = Limits {
+    max_bytes: usize::MAX,
+    max_depth: usize::MAX,
+    max_nodes: usize::MAX,
+    max_keys: usize::MAX,
+    max_string: usize::MAX,
+    max_expanded_bytes: usize::MAX,
+    max_index_bytes: usize::MAX,
+};
+
+/// The node index of a text the fast reader read whole once already. It
+/// reads it again the same way; should that ever stop, saphyr-parser's
+/// index of the same text is taken instead (its events and positions are
+/// the same, `fast_tests.rs`), so a lookup never meets a partial index.
+pub(crate) fn positions(text: &str, file: &Path) -> Box<[Node]> {
+    let mut b = Builder::new(file, &UNBOUNDED, true);
     b.index.reserve(text.len() / 10);
     let read = crate::fast::read(text, &mut |event, pos| {
         b.event(event, pos).map_err(|_| crate::fast::Stop)
     });
-    debug_assert!(read.is_ok(), "a text read once reads again");
-    b.index
+    if read.is_ok() {
+        return b.index.into_boxed_slice();
+    }
+    saphyr_positions(text, file)
+}
+
+/// saphyr-parser's node index of `text`; empty if it cannot read it.
+pub(crate) fn saphyr_positions(text: &str, file: &Path) -> Box<[Node]> {
+    let Ok(doc) = build_saphyr(text, file, &UNBOUNDED) else {
+        return Box::default();
+    };
+    match Arc::try_unwrap(doc.positions) {
+        Ok(Positions::Nodes(nodes)) => nodes,
+        _ => Box::default(),
+    }
 }
 
 fn syntax_error(file: &Path, e: &saphyr_parser::ScanError) -> YamlError {

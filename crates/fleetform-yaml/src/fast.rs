@@ -2,7 +2,8 @@
 //! in, beside saphyr-parser.
 //!
 //! On this project's benchmark files saphyr-parser reads about 37 MB/s
-//! (libyaml-rs 45, yaml-rust2 36, granit-parser 33: `bench/results.md`,
+//! (libyaml-rs 45, yaml-rust2 36, granit-parser 33:
+//! `docs/src/contributing/bench.md`,
 //! "Cases 1 and 8"), most of a `validate` run. This reader takes a strict
 //! subset (ASCII text; block mappings and sequences; plain and single-line
 //! quoted scalars without escapes; one-line flow sequences of scalars;

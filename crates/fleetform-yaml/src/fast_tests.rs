@@ -181,6 +181,20 @@ fn reads_variables_files_as_saphyr_parser_does() {
     }
 }
 
+/// The index a lookup falls back to, should the second fast read of a
+/// text ever stop, is the one the fast read gives.
+#[test]
+fn the_fallback_index_is_the_fast_one() {
+    let file = Path::new("t.yml");
+    for text in [VARIABLES, MANAGER.split_once("---\n").unwrap_or_default().0] {
+        let again = crate::Index::build(&crate::builder::positions(text, file));
+        let fallback = crate::Index::build(&crate::builder::saphyr_positions(text, file));
+        assert_eq!(again, fallback);
+        assert!(!fallback.values.is_empty());
+    }
+    assert!(crate::builder::saphyr_positions("a: [", file).is_empty());
+}
+
 #[test]
 fn small_shapes_agree_or_stop() {
     for text in [
