@@ -9,7 +9,7 @@
 //! it, which `fleetform render --explain` prints.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -333,52 +333,52 @@ fn walk_changes<'a>(
             }
         }
         _ => {
-            for (side, v) in [(0, old), (1, new)] {
-                let children: Vec<(String, &'a Value)> = match v {
-                    Some(Value::Object(m)) => m
-                        .iter()
-                        .map(|(k, c)| (escape_token(k).into_owned(), c))
-                        .collect(),
-                    Some(Value::Array(a)) => a
-                        .iter()
-                        .enumerate()
-                        .map(|(i, c)| (i.to_string(), c))
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                for (token, c) in children {
-                    if side == 0 {
-                        child(&token, Some(c), None);
-                    } else {
-                        child(&token, None, Some(c));
-                    }
-                }
+            if let Some(v) = old {
+                each_child(v, ptr, &mut |c, ptr| walk_changes(Some(c), None, ptr, out));
+            }
+            if let Some(v) = new {
+                each_child(v, ptr, &mut |c, ptr| walk_changes(None, Some(c), ptr, out));
             }
         }
     }
 }
 
-fn collect_leaves<'a>(v: &'a Value, ptr: &mut String, out: &mut Vec<(String, &'a Value)>) {
+/// Calls `f` with each child of `v` (none for a scalar) and `ptr` grown by
+/// the child's token: `/` and the escaped key, or `/` and the index. `ptr`
+/// is given back unchanged.
+pub(crate) fn each_child<'a>(
+    v: &'a Value,
+    ptr: &mut String,
+    f: &mut dyn FnMut(&'a Value, &mut String),
+) {
+    let len = ptr.len();
     match v {
-        Value::Object(m) if !m.is_empty() => {
-            for (k, child) in m {
-                let len = ptr.len();
+        Value::Object(m) => {
+            for (k, c) in m {
                 ptr.push('/');
                 ptr.push_str(&escape_token(k));
-                collect_leaves(child, ptr, out);
+                f(c, ptr);
                 ptr.truncate(len);
             }
         }
-        Value::Array(a) if !a.is_empty() => {
-            for (i, child) in a.iter().enumerate() {
-                let len = ptr.len();
-                ptr.push_str(&format!("/{i}"));
-                collect_leaves(child, ptr, out);
+        Value::Array(a) => {
+            for (i, c) in a.iter().enumerate() {
+                let _ = write!(ptr, "/{i}");
+                f(c, ptr);
                 ptr.truncate(len);
             }
         }
-        _ => out.push((ptr.clone(), v)),
+        _ => {}
     }
+}
+
+fn collect_leaves<'a>(v: &'a Value, ptr: &mut String, out: &mut Vec<(String, &'a Value)>) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {}
+        Value::Array(a) if !a.is_empty() => {}
+        _ => return out.push((ptr.clone(), v)),
+    }
+    each_child(v, ptr, &mut |c, ptr| collect_leaves(c, ptr, out));
 }
 
 /// Result pointer → the index of the source that set the node. Every
@@ -389,51 +389,15 @@ type Origins = HashMap<String, usize, foldhash::fast::FixedState>;
 /// Forgets the origins of every node below `ptr` in `old` (the value that
 /// was there); `ptr` is given back unchanged. A scalar holds none.
 fn forget_children(old: &Value, ptr: &mut String, origins: &mut Origins) {
-    let mut forget = |token: &str, child: &Value, ptr: &mut String| {
-        let len = ptr.len();
-        ptr.push('/');
-        ptr.push_str(token);
+    each_child(old, ptr, &mut |c, ptr| {
         origins.remove(ptr.as_str());
-        forget_children(child, ptr, origins);
-        ptr.truncate(len);
-    };
-    match old {
-        Value::Object(m) => {
-            for (k, child) in m {
-                forget(&escape_token(k), child, ptr);
-            }
-        }
-        Value::Array(a) => {
-            for (i, child) in a.iter().enumerate() {
-                forget(&i.to_string(), child, ptr);
-            }
-        }
-        _ => {}
-    }
+        forget_children(c, ptr, origins);
+    });
 }
 
 fn record_all(v: &Value, ptr: &mut String, idx: usize, origins: &mut Origins) {
     origins.insert(ptr.clone(), idx);
-    match v {
-        Value::Object(m) => {
-            for (k, child) in m {
-                let len = ptr.len();
-                ptr.push('/');
-                ptr.push_str(&escape_token(k));
-                record_all(child, ptr, idx, origins);
-                ptr.truncate(len);
-            }
-        }
-        Value::Array(a) => {
-            for (i, child) in a.iter().enumerate() {
-                let len = ptr.len();
-                ptr.push_str(&format!("/{i}"));
-                record_all(child, ptr, idx, origins);
-                ptr.truncate(len);
-            }
-        }
-        _ => {}
-    }
+    each_child(v, ptr, &mut |c, ptr| record_all(c, ptr, idx, origins));
 }
 
 fn merge(target: &mut Value, overlay: &Value, ptr: &mut String, idx: usize, origins: &mut Origins) {

@@ -31,25 +31,7 @@ fn naive(old: Option<&Value>, new: &Value) -> Vec<(String, Option<Value>, Option
 /// Every pointer of a value's nodes, the root's (empty) included.
 fn node_pointers(v: &Value, ptr: &mut String, out: &mut Vec<String>) {
     out.push(ptr.clone());
-    let children: Vec<(String, &Value)> = match v {
-        Value::Object(m) => m
-            .iter()
-            .map(|(k, c)| (escape_token(k).into_owned(), c))
-            .collect(),
-        Value::Array(a) => a
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (i.to_string(), c))
-            .collect(),
-        _ => Vec::new(),
-    };
-    for (token, child) in children {
-        let len = ptr.len();
-        ptr.push('/');
-        ptr.push_str(&token);
-        node_pointers(child, ptr, out);
-        ptr.truncate(len);
-    }
+    super::each_child(v, ptr, &mut |c, ptr| node_pointers(c, ptr, out));
 }
 
 /// Layers that replace subtrees with scalars, scalars with subtrees and
