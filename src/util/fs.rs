@@ -52,7 +52,38 @@ const LINK: &str = "is a symbolic link; fleetform does not read or write through
 
 /// Opens `path` for reading without following a final symlink and without
 /// blocking on a FIFO, and checks it is a regular file.
-fn open_regular(path: &Path) -> std::io::Result<File> {
+fn open_regular(path: &Path) -> std::io::Result<(File, u64)> {
+    #[cfg(not(unix))]
+    if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
+        return Err(refused(LINK));
+    }
+    let f = open_nofollow(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return refused(LINK);
+        }
+        e
+    })?;
+    regular(f)
+}
+
+/// `path` opened to read, not through a symbolic link at its end and
+/// without waiting (a FIFO), closed on exec. On Linux one system call
+/// (rustix's `openat`; musl's `open` adds an `fcntl`).
+#[cfg(target_os = "linux")]
+fn open_nofollow(path: &Path) -> std::io::Result<File> {
+    use rustix::fs::{Mode, OFlags, CWD};
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    Ok(File::from(rustix::fs::openat(
+        CWD,
+        path,
+        flags,
+        Mode::empty(),
+    )?))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_nofollow(path: &Path) -> std::io::Result<File> {
     let mut opts = std::fs::OpenOptions::new();
     opts.read(true);
     #[cfg(unix)]
@@ -60,17 +91,12 @@ fn open_regular(path: &Path) -> std::io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
     }
-    #[cfg(not(unix))]
-    if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
-        return Err(refused(LINK));
-    }
-    let f = opts.open(path).map_err(|e| {
-        #[cfg(unix)]
-        if e.raw_os_error() == Some(libc::ELOOP) {
-            return refused(LINK);
-        }
-        e
-    })?;
+    opts.open(path)
+}
+
+/// `f` and its length when it is a regular file; a FIFO, device or folder
+/// is refused, naming what it is.
+fn regular(f: File) -> std::io::Result<(File, u64)> {
     let meta = f.metadata()?;
     if !meta.is_file() {
         return Err(refused(&format!(
@@ -78,7 +104,7 @@ fn open_regular(path: &Path) -> std::io::Result<File> {
             kind_name(&meta.file_type())
         )));
     }
-    Ok(f)
+    Ok((f, meta.len()))
 }
 
 fn kind_name(t: &std::fs::FileType) -> &'static str {
@@ -118,15 +144,8 @@ pub fn read_setting_file(path: &Path, limit: u64) -> Result<Vec<u8>, FsError> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC);
     }
-    let f = opts.open(path).map_err(err)?;
-    let meta = f.metadata().map_err(err)?;
-    if !meta.is_file() {
-        return Err(err(refused(&format!(
-            "is not a regular file ({}); only regular files are read",
-            kind_name(&meta.file_type())
-        ))));
-    }
-    read_limited(f, limit).map_err(err)
+    let (f, len) = opts.open(path).and_then(regular).map_err(err)?;
+    read_limited(f, len, limit).map_err(err)
 }
 
 /// The most an input file fleetform reads whole may hold (an artifact's
@@ -148,15 +167,8 @@ pub fn read_input(path: impl AsRef<Path>) -> std::io::Result<Vec<u8>> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC);
     }
-    let f = opts.open(path)?;
-    let meta = f.metadata()?;
-    if !meta.is_file() {
-        return Err(refused(&format!(
-            "is not a regular file ({}); only regular files are read",
-            kind_name(&meta.file_type())
-        )));
-    }
-    read_limited(f, INPUT_LIMIT)
+    let (f, len) = regular(opts.open(path)?)?;
+    read_limited(f, len, INPUT_LIMIT)
 }
 
 /// [`read_input`] as UTF-8 text.
@@ -169,14 +181,16 @@ pub fn read_input_text(path: impl AsRef<Path>) -> std::io::Result<String> {
 /// names the limit. A symlink, FIFO, device or directory is refused.
 pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, FsError> {
     let err = |e| FsError::new("reading", path, e);
-    let f = open_regular(path).map_err(err)?;
-    read_limited(f, limit).map_err(err)
+    let (f, len) = open_regular(path).map_err(err)?;
+    read_limited(f, len, limit).map_err(err)
 }
 
-fn read_limited(f: File, limit: u64) -> std::io::Result<Vec<u8>> {
-    // Sized from the file's length (a hint only: the limit still holds),
-    // so a small file is one read, not a series of growing ones.
-    let hint = f.metadata().map_or(0, |m| m.len()).min(limit);
+/// Reads `f` whole, refusing more than `limit` bytes. `len` is the length
+/// its metadata gave when it was opened: the buffer is sized from it (a
+/// hint only, the limit still holds), so a small file is one read, not a
+/// series of growing ones.
+fn read_limited(f: File, len: u64, limit: u64) -> std::io::Result<Vec<u8>> {
+    let hint = len.min(limit);
     let mut bytes = Vec::with_capacity(usize::try_from(hint).unwrap_or(0).saturating_add(1));
     f.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
@@ -394,7 +408,7 @@ pub fn open_lock_file(path: &Path) -> Result<File, FsError> {
 /// SHA-256 of a regular file, lowercase hex.
 pub fn sha256_file(path: &Path) -> Result<String, FsError> {
     let err = |e| FsError::new("hashing", path, e);
-    let mut f = open_regular(path).map_err(err)?;
+    let (mut f, _) = open_regular(path).map_err(err)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
