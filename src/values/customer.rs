@@ -26,7 +26,7 @@ mod strings;
 pub use only::{changed_keys, render_only};
 use source::read_diagnostic;
 pub use source::{override_path, secrets_path};
-use strings::render_strings;
+use strings::Strings;
 
 /// Raw customer files, however they were obtained.
 #[derive(Debug, Clone)]
@@ -50,7 +50,15 @@ pub struct CustomerDocs {
     pub files: Vec<(PathBuf, Arc<[u8]>)>,
     /// The secrets files, by environment, as read (still encrypted).
     pub secrets: BTreeMap<String, (PathBuf, Arc<[u8]>)>,
+    /// Only [`check`] makes these, after scanning every file for
+    /// credentials: rendering judges only what templates rendered
+    /// (`strings::Strings`) and relies on that.
+    _checked: Checked,
 }
+
+/// Held only by documents [`check`] made (see [`CustomerDocs`]).
+#[derive(Debug, Clone)]
+struct Checked;
 
 fn parse(shown: &Path, bytes: &[u8]) -> Result<Arc<Document>, Diagnostic> {
     let doc = yaml::load_bytes(bytes, shown, &Limits::default()).map_err(|e| Diagnostic {
@@ -178,6 +186,7 @@ pub fn check(source: &CustomerSource, schema: &Schema) -> Result<CustomerDocs, V
             overrides,
             files,
             secrets,
+            _checked: Checked,
         });
     }
     diags.sort_by(|a, b| {
@@ -508,19 +517,19 @@ fn finish(
         project_name,
         repo: customer.repo.clone(),
     };
-    let mut diags = passed_values(layers, &l);
     // Rendered in place: where a value came from is in `l`'s origins,
     // which do not need its value.
     let mut rendered = std::mem::take(&mut l.value);
-    render_strings(
-        &mut rendered,
-        &mut String::new(),
-        &ctx,
-        memo,
-        &l,
-        &mut diags,
-    );
-    diags.extend(rendered_credentials(&l, &rendered));
+    let mut strings = Strings {
+        ctx: &ctx,
+        templates: memo,
+        layered: &l,
+        diags: passed_values(layers, &l),
+        found: Vec::new(),
+    };
+    strings.render(&mut rendered, &mut String::new(), None);
+    let (mut diags, found) = (strings.diags, strings.found);
+    diags.extend(rendered_credentials(&l, found));
     if diags.is_empty() {
         l.value = rendered;
         Ok(l)
@@ -588,8 +597,8 @@ fn layer(layers: &ManagerLayers, docs: &CustomerDocs, env: &str) -> Layered {
 
 /// Credentials in the rendered values, placed at the origin of each value
 /// (the template that produced it).
-fn rendered_credentials(layered: &Layered, rendered: &Value) -> Vec<Diagnostic> {
-    secrets::scan_rendered(rendered)
+fn rendered_credentials(layered: &Layered, found: Vec<secrets::Finding>) -> Vec<Diagnostic> {
+    found
         .into_iter()
         .map(|f| {
             let location = layered

@@ -182,21 +182,55 @@ fn judge_template(src: &str, key: Option<&str>) -> Option<&'static str> {
 /// are, value templates by their literal text (see [`judge_template`]).
 pub fn scan(value: &Value) -> Vec<Finding> {
     let mut out = Vec::new();
-    walk(value, &mut String::new(), None, false, &mut out);
+    walk(value, &mut Vec::new(), None, false, &mut out);
     out
+}
+
+/// What a string a value template rendered looks like, if a credential:
+/// it is final, whatever it contains (a `{{` in it is text).
+pub fn judge_rendered(s: &str, key: Option<&str>) -> Option<&'static str> {
+    judge(s, key)
 }
 
 /// Scans every key and string of a rendered value: each string is final,
-/// whatever it contains.
+/// whatever it contains. What `values::customer` renders is judged string
+/// by string instead ([`judge_rendered`], only the rendered ones); this
+/// whole scan is what the tests hold that to.
+#[cfg(test)]
 pub fn scan_rendered(value: &Value) -> Vec<Finding> {
     let mut out = Vec::new();
-    walk(value, &mut String::new(), None, true, &mut out);
+    walk(value, &mut Vec::new(), None, true, &mut out);
     out
 }
 
-fn walk(
-    value: &Value,
-    pointer: &mut String,
+/// One step from a value to a child: a mapping's key or a list's index.
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Key(&'a str),
+    Item(usize),
+}
+
+/// The JSON pointer of `path`, written only for a finding: most values
+/// have none, so the walk keeps its steps and no string.
+fn pointer_of(path: &[Step<'_>]) -> String {
+    let mut pointer = String::new();
+    for step in path {
+        match step {
+            Step::Key(k) => {
+                pointer.push('/');
+                pointer.push_str(&escape_token(k));
+            }
+            Step::Item(i) => {
+                let _ = write!(pointer, "/{i}");
+            }
+        }
+    }
+    pointer
+}
+
+fn walk<'a>(
+    value: &'a Value,
+    path: &mut Vec<Step<'a>>,
     key: Option<&str>,
     rendered: bool,
     out: &mut Vec<Finding>,
@@ -212,7 +246,7 @@ fn walk(
             };
             if let Some((what, spot)) = found {
                 out.push(Finding {
-                    pointer: pointer.clone(),
+                    pointer: pointer_of(path),
                     spot,
                     what,
                 });
@@ -220,27 +254,24 @@ fn walk(
         }
         Value::Object(map) => {
             for (k, v) in map {
-                let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&escape_token(k));
+                path.push(Step::Key(k));
                 if let Some(what) = credential_kind(k) {
                     out.push(Finding {
-                        pointer: pointer.clone(),
+                        pointer: pointer_of(path),
                         spot: Spot::Key,
                         what,
                     });
                 } else {
-                    walk(v, pointer, Some(k), rendered, out);
+                    walk(v, path, Some(k), rendered, out);
                 }
-                pointer.truncate(len);
+                path.pop();
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                let len = pointer.len();
-                let _ = write!(pointer, "/{i}");
-                walk(v, pointer, key, rendered, out);
-                pointer.truncate(len);
+                path.push(Step::Item(i));
+                walk(v, path, key, rendered, out);
+                path.pop();
             }
         }
         _ => {}

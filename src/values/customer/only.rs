@@ -237,6 +237,7 @@ mod tests {
                             .into_iter()
                             .flatten()
                             .collect(),
+                        _checked: crate::values::customer::Checked,
                         files: Vec::new(),
                         secrets: BTreeMap::new(),
                     };

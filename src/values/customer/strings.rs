@@ -1,57 +1,156 @@
-//! Template strings in layered values, rendered in place.
+//! Template strings in layered values, rendered in place, and what they
+//! rendered judged for credentials.
+
+use std::fmt::Write as _;
 
 use serde_json::Value;
 
 use super::{unknown_origin, TemplateContext};
 use crate::data::Diagnostic;
 use crate::values::layers::Layered;
+use crate::values::secrets::{self, Finding, Spot};
 use crate::values::template::{is_template, TemplateMemo};
 use fleetform_yaml::escape_token;
 
-/// Renders every template string in `v` (`ptr` is its pointer) with
-/// `ctx`; a template that fails leaves a diagnostic at its origin.
-pub(super) fn render_strings(
-    v: &mut Value,
-    ptr: &mut String,
-    ctx: &TemplateContext,
-    templates: &mut TemplateMemo<'_, TemplateContext>,
-    layered: &Layered,
-    diags: &mut Vec<Diagnostic>,
-) {
-    match v {
-        Value::String(s) if is_template(s) => match templates.render(s, ctx) {
-            Ok(out) => *s = out,
-            Err(e) => {
-                // Not a rendered value: the credential scan that follows
-                // must not take the source for one.
-                s.clear();
-                diags.push(Diagnostic {
-                    location: layered
-                        .origin(ptr)
-                        .map(|o| o.location)
-                        .unwrap_or_else(unknown_origin),
-                    pointer: Some(ptr.clone()),
-                    message: e.0,
-                });
+/// Renders the template strings of one layered value.
+pub(super) struct Strings<'a, 't> {
+    pub ctx: &'a TemplateContext,
+    pub templates: &'a mut TemplateMemo<'t, TemplateContext>,
+    pub layered: &'a Layered,
+    /// A diagnostic at its origin for each template that fails.
+    pub diags: Vec<Diagnostic>,
+    /// The credentials in what the templates rendered. Only those: every
+    /// other string and every key is in the value as its file wrote it,
+    /// and was judged there the same way (`check` and
+    /// `ManagerLayers::load` refuse a file that holds one).
+    pub found: Vec<Finding>,
+}
+
+impl Strings<'_, '_> {
+    /// Renders every template string in `v` (`ptr` is its pointer, `key`
+    /// the nearest mapping key above it).
+    pub fn render(&mut self, v: &mut Value, ptr: &mut String, key: Option<&str>) {
+        match v {
+            Value::String(s) if is_template(s) => match self.templates.render(s, self.ctx) {
+                Ok(out) => {
+                    if let Some(what) = secrets::judge_rendered(&out, key) {
+                        self.found.push(Finding {
+                            pointer: ptr.clone(),
+                            spot: Spot::Rendered,
+                            what,
+                        });
+                    }
+                    *s = out;
+                }
+                Err(e) => {
+                    // Not a rendered value: nothing reads the source as one.
+                    s.clear();
+                    self.diags.push(Diagnostic {
+                        location: self
+                            .layered
+                            .origin(ptr)
+                            .map(|o| o.location)
+                            .unwrap_or_else(unknown_origin),
+                        pointer: Some(ptr.clone()),
+                        message: e.0,
+                    });
+                }
+            },
+            Value::Object(m) => {
+                for (k, child) in m.iter_mut() {
+                    let len = ptr.len();
+                    ptr.push('/');
+                    ptr.push_str(&escape_token(k));
+                    self.render(child, ptr, Some(k));
+                    ptr.truncate(len);
+                }
             }
-        },
-        Value::Object(m) => {
-            for (k, child) in m.iter_mut() {
-                let len = ptr.len();
-                ptr.push('/');
-                ptr.push_str(&escape_token(k));
-                render_strings(child, ptr, ctx, templates, layered, diags);
-                ptr.truncate(len);
+            Value::Array(a) => {
+                for (i, child) in a.iter_mut().enumerate() {
+                    let len = ptr.len();
+                    let _ = write!(ptr, "/{i}");
+                    self.render(child, ptr, key);
+                    ptr.truncate(len);
+                }
             }
+            _ => {}
         }
-        Value::Array(a) => {
-            for (i, child) in a.iter_mut().enumerate() {
-                let len = ptr.len();
-                ptr.push_str(&format!("/{i}"));
-                render_strings(child, ptr, ctx, templates, layered, diags);
-                ptr.truncate(len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::values::template::ValueTemplates;
+
+    /// Property: for values whose every string and key, as written, holds
+    /// no credential (what `check` and the manager's load let through),
+    /// judging only what the templates rendered finds exactly what a scan
+    /// of the whole rendered value finds, in the same order.
+    #[test]
+    fn rendered_strings_alone_find_what_the_whole_scan_finds() {
+        let token = format!("ghp_{}", "a1B2".repeat(9));
+        let pieces = [
+            "plain".to_string(),
+            "Zq8vR2mK9pL4wX7tY6".to_string(),
+            "{{ customer }}".to_string(),
+            format!("{{{{ '{}' }}}}", &token[..20]) + &token[20..],
+            "{{ 'Zq8vR2mK9' ~ 'pL4wX7tY6' }}".to_string(),
+            "{{ undefined_name }}".to_string(),
+            "{{ customer }}-Zq8vR2mK9pL4wX7tY6".to_string(),
+        ];
+        let keys = ["name", "db_password", "api_token", "region", "list"];
+        let mut seed = 0x5eed_0003_u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let templates = ValueTemplates::default();
+        let ctx = TemplateContext {
+            customer: "acme".into(),
+            environment: "staging".into(),
+            project_name: None,
+            repo: None,
+        };
+        let (mut judged, mut with_findings) = (0, 0);
+        for _ in 0..2000 {
+            let mut value = serde_json::Map::new();
+            for _ in 0..next(5) {
+                let v = Value::String(pieces[next(pieces.len())].clone());
+                let v = match next(3) {
+                    0 => v,
+                    1 => Value::Array(vec![v, Value::from(1)]),
+                    _ => Value::Object(serde_json::Map::from_iter([(
+                        keys[next(keys.len())].to_string(),
+                        Value::Array(vec![v]),
+                    )])),
+                };
+                value.insert(keys[next(keys.len())].to_string(), v);
             }
+            let mut value = Value::Object(value);
+            if !secrets::scan(&value).is_empty() {
+                continue;
+            }
+            judged += 1;
+            let layered = Layered::new();
+            let mut strings = Strings {
+                ctx: &ctx,
+                templates: &mut TemplateMemo::new(&templates),
+                layered: &layered,
+                diags: Vec::new(),
+                found: Vec::new(),
+            };
+            strings.render(&mut value, &mut String::new(), None);
+            let found = strings.found;
+            assert_eq!(found, secrets::scan_rendered(&value), "{value}");
+            with_findings += usize::from(!found.is_empty());
         }
-        _ => {}
+        assert!(judged > 500, "only {judged} values were clean as written");
+        assert!(
+            with_findings > 100,
+            "only {with_findings} rendered a credential"
+        );
     }
 }
