@@ -290,6 +290,9 @@ fn pairs_at_head<'r>(
 ) -> (Vec<(Unit, &'r Customer)>, Vec<Broken>) {
     let mut work = Vec::new();
     let mut unreadable = Vec::new();
+    // Products in the order they run (dependencies first); told once, not
+    // once per customer (each view is a copy of the manager's settings).
+    let order: Vec<Option<String>> = head.products().into_iter().map(|v| v.product).collect();
     for c in ctx
         .registry
         .customers
@@ -308,9 +311,8 @@ fn pairs_at_head<'r>(
                 continue;
             }
         };
-        // Products in the order they run (dependencies first).
-        for name in head.products().into_iter().map(|v| v.product) {
-            let Some(Ok(l)) = layers.get(&name) else {
+        for name in &order {
+            let Some(Ok(l)) = layers.get(name) else {
                 continue;
             };
             if name.as_ref().is_some_and(|n| !list.contains(n)) {

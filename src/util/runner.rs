@@ -103,7 +103,14 @@ pub fn safe_json(json: &str) -> Cow<'_, str> {
 
 /// `json` with every hidden character inside a string as `\uXXXX`.
 fn escape_hidden_in_strings(json: &str) -> Cow<'_, str> {
-    if !json.chars().any(is_hidden_in_json) {
+    // In ASCII the hidden characters are the controls (`text::is_hidden`):
+    // one pass over the bytes answers for most outputs.
+    let hidden_byte = |b: u8| b.is_ascii_control() && !matches!(b, b'\n' | b'\r' | b'\t');
+    let clean = match json.is_ascii() {
+        true => !json.bytes().any(hidden_byte),
+        false => !json.chars().any(is_hidden_in_json),
+    };
+    if clean {
         return Cow::Borrowed(json);
     }
     let mut out = String::with_capacity(json.len() + 16);
@@ -139,17 +146,39 @@ fn push_json_escape(out: &mut String, c: char) {
     }
 }
 
+/// True when `line`, ASCII and one line, holds no command mark by a
+/// cheaper test than [`command_marks`]: it has no `#`, and its first
+/// character other than a space or a control (in ASCII, the characters
+/// that test skips) is not a `:`. Most lines of a large output pass.
+fn plainly_inert(line: &[u8]) -> bool {
+    !line.contains(&b'#')
+        && line
+            .iter()
+            .find(|b| **b != b' ' && !b.is_ascii_control())
+            .is_none_or(|b| *b != b':')
+}
+
 /// `text` with `mark(out, c)` written in place of every command mark `c`.
 fn rewrite_marks(text: &str, mark: impl Fn(&mut String, char)) -> Cow<'_, str> {
     let mut out: Option<String> = None;
     let mut start = 0;
-    let ends = text
-        .char_indices()
-        .filter(|&(_, c)| is_line_break(c))
-        .chain(std::iter::once((text.len(), '\n')));
-    for (end, brk) in ends {
+    let ascii = text.is_ascii();
+    let ends: Box<dyn Iterator<Item = (usize, char)>> = if ascii {
+        Box::new(
+            text.bytes()
+                .enumerate()
+                .map(|(i, b)| (i, char::from(b)))
+                .filter(|&(_, c)| is_line_break(c)),
+        )
+    } else {
+        Box::new(text.char_indices().filter(|&(_, c)| is_line_break(c)))
+    };
+    for (end, brk) in ends.chain(std::iter::once((text.len(), '\n'))) {
         let line = &text[start..end];
-        let marks = command_marks(line);
+        let marks = match ascii && plainly_inert(line.as_bytes()) {
+            true => Vec::new(),
+            false => command_marks(line),
+        };
         if !marks.is_empty() {
             let o = out.get_or_insert_with(|| text[..start].to_string());
             let mut from = 0;
@@ -332,6 +361,30 @@ mod tests {
                 ),
             }
         }
+    }
+
+    /// Property: the quick test for ASCII lines never passes a line that
+    /// holds a mark, and ASCII text is rewritten as the full test would.
+    #[test]
+    fn the_ascii_shortcut_misses_no_mark() {
+        let mut g = Gen(0x5eed_f1ee_7f0e_0002);
+        let mut inert = 0;
+        for _ in 0..20_000 {
+            let n = g.below(12);
+            let line: String = (0..n)
+                .map(|_| g.char())
+                .filter(|c| c.is_ascii() && !is_line_break(*c))
+                .collect();
+            if plainly_inert(line.as_bytes()) {
+                inert += 1;
+                assert!(command_marks(&line).is_empty(), "{line:?}");
+            }
+            let text = format!("{line}\n{line}\r{line}");
+            let slow = format!("{}\u{85}", text);
+            let fast = neutralise(&text);
+            assert_eq!(format!("{fast}\u{85}"), neutralise(&slow), "{text:?}");
+        }
+        assert!(inert > 1000, "the shortcut was taken {inert} times");
     }
 
     /// Property: for arbitrary values (strings of any characters, keys
