@@ -61,10 +61,7 @@ pub(crate) fn read<'t>(
     text: &'t str,
     emit: &mut dyn FnMut(Event<'t>, Pos) -> Result<(), Stop>,
 ) -> Result<(), Stop> {
-    if !text
-        .bytes()
-        .all(|b| b == b'\n' || (b' '..=b'~').contains(&b))
-    {
+    if !crate::every_byte(text, |b| b == b'\n' || (b' '..=b'~').contains(&b)) {
         return Err(Stop);
     }
     let mut r = Reader {
@@ -74,8 +71,12 @@ pub(crate) fn read<'t>(
     };
     let start = Pos { line: 1, col: 1 };
     (r.emit)(Event::StreamStart, start)?;
-    for (i, line) in text.split('\n').enumerate() {
-        r.line(i + 1, line)?;
+    // The lines as `split('\n')` gives them, found by memchr.
+    let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain(std::iter::once(text.len()));
+    let mut start = 0;
+    for (i, end) in ends.enumerate() {
+        r.line(i + 1, &text[start..end])?;
+        start = end + 1;
     }
     if r.stack.is_empty() {
         return Err(Stop); // no content: an empty document
