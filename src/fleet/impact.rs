@@ -100,7 +100,15 @@ pub fn compare(base: &Side, head: &Side, ctx: &Context<'_>) -> Result<Impact, St
     let modules = changed_modules(base, head, ctx);
     let (work, mut unreadable) = pairs_at_head(&head.manager, &head_layers, ctx);
     let groups = by_group(&work);
-    let templates = ValueTemplates::default();
+    // The manager's templates are rendered for every customer: compiled
+    // once, here.
+    let templates = ValueTemplates::default().knowing(
+        head_layers
+            .values()
+            .chain(base_layers.values())
+            .filter_map(|l| l.as_ref().ok())
+            .flat_map(|l| l.layers.values()),
+    );
     let deployed = deployed::Deployed::new(ctx.store);
     let same = same_per_product(&head_layers, &base_layers);
     let results = super::parallel::map(&groups, ctx.jobs, |(c, product, envs)| {

@@ -395,6 +395,12 @@ impl Passed {
 }
 
 impl ManagerLayers {
+    /// The values of the manager's files: the base, then each
+    /// environment's.
+    pub fn values(&self) -> impl Iterator<Item = &Value> {
+        self.base.iter().chain(self.envs.values()).map(|d| &d.value)
+    }
+
     /// The manager's value files, read and checked: no credential, and
     /// no secret of `schema` (a secret comes only from a secrets file: a
     /// value here would replace every customer's, since a var file beats
@@ -576,10 +582,8 @@ fn layer(layers: &ManagerLayers, docs: &CustomerDocs, env: &str) -> Layered {
         root: String::new(),
     };
     let vars = &docs.variables;
-    let mut common = vars.value.as_object().cloned().unwrap_or_default();
-    let env_block = common.remove("environments");
-    l.apply(whole(Layer::Customer, vars), &Value::Object(common));
-    if let Some(block) = env_block.as_ref().and_then(|e| e.get(env)) {
+    l.apply_without(whole(Layer::Customer, vars), &vars.value, "environments");
+    if let Some(block) = vars.value.get("environments").and_then(|e| e.get(env)) {
         l.apply(
             Source {
                 layer: Layer::CustomerEnv,

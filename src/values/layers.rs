@@ -114,6 +114,21 @@ impl Layered {
         );
     }
 
+    /// [`Layered::apply`] of `value`'s entries but `skip`, as if the
+    /// mapping were copied without it first (a value that is no mapping
+    /// is an empty mapping, as that copy would be).
+    pub fn apply_without(&mut self, source: Source, value: &Value, skip: &str) {
+        let (Value::Object(t), Some(o)) = (&mut self.value, value.as_object()) else {
+            let mut copy = value.as_object().cloned().unwrap_or_default();
+            copy.remove(skip);
+            return self.apply(source, &Value::Object(copy));
+        };
+        let idx = self.sources.len();
+        self.sources.push(source);
+        self.merged_at.push(0);
+        merge_entries(t, o, Some(skip), &mut String::new(), idx, &mut self.origins);
+    }
+
     /// Merges `value` at `at` (a pointer into the result), creating the
     /// mappings on the way. A null `value` is an empty layer, as in
     /// [`Layered::apply`].
@@ -402,34 +417,44 @@ fn record_all(v: &Value, ptr: &mut String, idx: usize, origins: &mut Origins) {
 
 fn merge(target: &mut Value, overlay: &Value, ptr: &mut String, idx: usize, origins: &mut Origins) {
     match (target, overlay) {
-        (Value::Object(t), Value::Object(o)) => {
-            if !origins.contains_key(ptr.as_str()) {
-                origins.insert(ptr.clone(), idx);
-            }
-            for (k, v) in o {
-                let len = ptr.len();
-                ptr.push('/');
-                ptr.push_str(&escape_token(k));
-                if v.is_null() {
-                    if let Some(old) = t.remove(k) {
-                        origins.remove(ptr.as_str());
-                        forget_children(&old, ptr, origins);
-                    }
-                } else if let Some(existing) = t.get_mut(k) {
-                    merge(existing, v, ptr, idx, origins);
-                } else {
-                    let v = without_nulls(v);
-                    record_all(&v, ptr, idx, origins);
-                    t.insert(k.clone(), v);
-                }
-                ptr.truncate(len);
-            }
-        }
+        (Value::Object(t), Value::Object(o)) => merge_entries(t, o, None, ptr, idx, origins),
         (t, o) => {
             let old = std::mem::replace(t, without_nulls(o));
             forget_children(&old, ptr, origins);
             record_all(t, ptr, idx, origins);
         }
+    }
+}
+
+/// Merges the entries of `o` but `skip` into the mapping `t`.
+fn merge_entries(
+    t: &mut Map<String, Value>,
+    o: &Map<String, Value>,
+    skip: Option<&str>,
+    ptr: &mut String,
+    idx: usize,
+    origins: &mut Origins,
+) {
+    if !origins.contains_key(ptr.as_str()) {
+        origins.insert(ptr.clone(), idx);
+    }
+    for (k, v) in o.iter().filter(|(k, _)| Some(k.as_str()) != skip) {
+        let len = ptr.len();
+        ptr.push('/');
+        ptr.push_str(&escape_token(k));
+        if v.is_null() {
+            if let Some(old) = t.remove(k) {
+                origins.remove(ptr.as_str());
+                forget_children(&old, ptr, origins);
+            }
+        } else if let Some(existing) = t.get_mut(k) {
+            merge(existing, v, ptr, idx, origins);
+        } else {
+            let v = without_nulls(v);
+            record_all(&v, ptr, idx, origins);
+            t.insert(k.clone(), v);
+        }
+        ptr.truncate(len);
     }
 }
 

@@ -66,6 +66,50 @@ fn origins_are_exactly_the_nodes_of_the_result() {
     }
 }
 
+/// Applying a mapping without one key gives what applying a copy without
+/// it gave: the same value, the same origin for every node, over any
+/// result (the key present or not, nulls, a scalar where a mapping was).
+#[test]
+fn applying_without_a_key_is_applying_a_copy_without_it() {
+    let under = [
+        "a: {b: 1}\nenvironments: {x: 1}\n",
+        "a: 1\nc: [1, 2]\n",
+        "7\n",
+        "{}\n",
+    ];
+    let over = [
+        "a: {b: 2, d: null}\nenvironments: {staging: {a: 3}}\nc: null\n",
+        "environments: 1\n",
+        "a: [x]\n",
+        "- 1\n",
+        "x\n",
+        "{}\n",
+    ];
+    for (u, o) in under.iter().flat_map(|u| over.iter().map(move |o| (u, o))) {
+        let (u, o) = (doc("u.yml", u), doc("o.yml", o));
+        let source = |d: &Arc<Document>| Source {
+            layer: Layer::Customer,
+            doc: d.clone(),
+            root: String::new(),
+        };
+        let mut base = Layered::new();
+        base.apply(source(&u), &u.value);
+        let mut copied = base.clone();
+        let mut copy = o.value.as_object().cloned().unwrap_or_default();
+        copy.remove("environments");
+        copied.apply(source(&o), &Value::Object(copy));
+        let mut without = base;
+        without.apply_without(source(&o), &o.value, "environments");
+        assert_eq!(without.value, copied.value, "{:?} {:?}", u.value, o.value);
+        let mut nodes = Vec::new();
+        node_pointers(&copied.value, &mut String::new(), &mut nodes);
+        for p in nodes {
+            assert_eq!(without.origin(&p), copied.origin(&p), "{p}");
+        }
+        assert_eq!(without.origins, copied.origins);
+    }
+}
+
 /// The manager's layers merged once, then a customer's on top of a
 /// copy, give what merging every layer afresh gives: the same value
 /// and the same origin for every node (nulls deleting manager keys,
