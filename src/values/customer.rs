@@ -523,6 +523,7 @@ fn finish(
         project_name,
         repo: customer.repo.clone(),
     };
+    let diags = passed_values(layers, &l);
     // Rendered in place: where a value came from is in `l`'s origins,
     // which do not need its value.
     let mut rendered = std::mem::take(&mut l.value);
@@ -530,7 +531,7 @@ fn finish(
         ctx: &ctx,
         templates: memo,
         layered: &l,
-        diags: passed_values(layers, &l),
+        diags,
         found: Vec::new(),
     };
     strings.render(&mut rendered, &mut String::new(), None);
