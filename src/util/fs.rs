@@ -189,10 +189,26 @@ pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, FsError> {
 /// its metadata gave when it was opened: the buffer is sized from it (a
 /// hint only, the limit still holds), so a small file is one read, not a
 /// series of growing ones.
-fn read_limited(f: File, len: u64, limit: u64) -> std::io::Result<Vec<u8>> {
-    let hint = len.min(limit);
-    let mut bytes = Vec::with_capacity(usize::try_from(hint).unwrap_or(0).saturating_add(1));
-    f.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+///
+/// The first read asks for one byte more than that length. A read of a
+/// regular file returns less than it asks only at the file's end, so when
+/// it returns exactly the length the file is read, in one system call
+/// (`read_to_end` would ask again to see the end). Any other count (the
+/// file grew or shrank since) reads on to the end, as any reader does.
+fn read_limited(mut f: File, len: u64, limit: u64) -> std::io::Result<Vec<u8>> {
+    let hint = usize::try_from(len.min(limit)).unwrap_or(0);
+    let mut bytes = vec![0; hint.saturating_add(1)];
+    let n = loop {
+        match f.read(&mut bytes) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => break r?,
+        }
+    };
+    bytes.truncate(n);
+    if n != hint {
+        let left = limit.saturating_add(1).saturating_sub(n as u64);
+        f.take(left).read_to_end(&mut bytes)?;
+    }
     if bytes.len() as u64 > limit {
         return Err(refused(&format!(
             "the file is more than the limit of {limit} bytes; split or shrink it"
@@ -475,6 +491,28 @@ pub fn copy_module(from: &Path, to: &Path) -> Result<(), FsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_read_takes_the_whole_file_whatever_length_it_was_said_to_have() {
+        let d = tempfile::tempdir().unwrap();
+        for size in [0usize, 1, 2, 100, 8191, 8192, 8193, 70_000] {
+            let text: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            let path = d.path().join(format!("f{size}"));
+            std::fs::write(&path, &text).unwrap();
+            // The length when opened, and lengths a file that grew or
+            // shrank since would have had.
+            for said in [size, 0, size / 2, size + 1, size * 2 + 10] {
+                let f = File::open(&path).unwrap();
+                let got = read_limited(f, said as u64, 1 << 20).unwrap();
+                assert_eq!(got, text, "{size} bytes said to be {said}");
+            }
+            if size > 0 {
+                let f = File::open(&path).unwrap();
+                let e = read_limited(f, size as u64, size as u64 - 1).unwrap_err();
+                assert!(e.to_string().contains("more than the limit"), "{e}");
+            }
+        }
+    }
 
     #[test]
     fn reads_refuse_links_fifos_and_big_files() {
