@@ -337,6 +337,7 @@ mod tests {
             "a1B2c3D4e5",
             "Z9Y8X7W6V5",
             "0123456789",
+            "ABCDEFGH12345678",
             "_",
             "-",
             " ",
@@ -344,23 +345,31 @@ mod tests {
             "é",
             "x",
         ];
-        let mut seed = 0x5eed_0004_u64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut rng = fastrand::Rng::with_seed(0x5eed_0004_u64);
+        let mut next = |n: usize| rng.usize(..n);
+        let formats: Vec<Regex> = PATTERNS
+            .iter()
+            .map(|(re, _)| Regex::new(re).unwrap())
+            .collect();
         let (mut matched, mut passed) = (0, 0);
+        let mut per_format = [0usize; PATTERNS.len()];
         for _ in 0..20_000 {
             let s: String = (0..next(12)).map(|_| pieces[next(pieces.len())]).collect();
             let set = FORMATS.is_match(&s);
             let pass = prefixes.is_match(&s);
             assert!(pass || !set, "{s:?} matches a format without its prefix");
+            // Each format's own match holds a prefix, whatever else the
+            // string holds.
+            for i in FORMATS.matches(&s).iter() {
+                let found = formats[i].find(&s).expect("the set matched it");
+                assert!(prefixes.is_match(found.as_str()), "{s:?}: format {i}");
+                per_format[i] += 1;
+            }
             matched += usize::from(set);
             passed += usize::from(pass && !set);
         }
         assert!(matched > 500, "only {matched} matched");
+        assert!(per_format.iter().all(|n| *n > 0), "{per_format:?}");
         assert!(
             passed > 500,
             "only {passed} near misses passed the prefixes"

@@ -100,13 +100,8 @@ mod tests {
             "{{ customer }}-Zq8vR2mK9pL4wX7tY6".to_string(),
         ];
         let keys = ["name", "db_password", "api_token", "region", "list"];
-        let mut seed = 0x5eed_0003_u64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut rng = fastrand::Rng::with_seed(0x5eed_0003_u64);
+        let mut next = |n: usize| rng.usize(..n);
         let templates = ValueTemplates::default();
         let ctx = TemplateContext {
             customer: "acme".into(),
