@@ -28,6 +28,9 @@ use crate::values::template::ValueTemplates;
 mod deployed;
 mod pair;
 mod pinned;
+mod revisions;
+
+pub use revisions::{of_revisions, Revisions};
 
 /// One side of the comparison: the manager as it was at a revision.
 pub struct Side {
@@ -84,10 +87,9 @@ impl Layers {
 }
 
 /// Compares base and head for every pair.
-pub fn compare(base: &Side, head: &Side, ctx: &Context<'_>) -> Result<Impact, String> {
-    let base_layers = products(base);
-    let head_layers = products(head);
-    for (name, l) in &head_layers {
+fn compare(base: &Loaded, head: &Loaded, ctx: &Context<'_>) -> Result<Impact, String> {
+    let (Loaded(base, base_layers), Loaded(head, head_layers)) = (base, head);
+    for (name, l) in head_layers {
         if let Err(e) = l {
             return Err(format!(
                 "the head's {}: {e}",
@@ -98,7 +100,7 @@ pub fn compare(base: &Side, head: &Side, ctx: &Context<'_>) -> Result<Impact, St
         }
     }
     let modules = changed_modules(base, head, ctx);
-    let (work, mut unreadable) = pairs_at_head(&head.manager, &head_layers, ctx);
+    let (work, mut unreadable) = pairs_at_head(&head.manager, head_layers, ctx);
     let groups = by_group(&work);
     // The manager's templates are rendered for every customer: compiled
     // once, here.
@@ -110,7 +112,7 @@ pub fn compare(base: &Side, head: &Side, ctx: &Context<'_>) -> Result<Impact, St
             .flat_map(|l| l.layers.values()),
     );
     let deployed = deployed::Deployed::new(ctx.store);
-    let same = same_per_product(&head_layers, &base_layers);
+    let same = same_per_product(head_layers, base_layers);
     let results = super::parallel::map(&groups, ctx.jobs, |(c, product, envs)| {
         let head_l = head_layers.get(product).and_then(|l| l.as_ref().ok());
         let base_l = base_layers.get(product).and_then(|l| l.as_ref().ok());
@@ -176,101 +178,14 @@ pub enum ImpactError {
     Failed(String),
 }
 
-/// The impact of the manager at `base` against `head` (a revision, or the
-/// working tree of `manager_dir` when `None`, which is `live`).
-pub fn of_revisions(
-    manager_dir: &Path,
-    live: &Manager,
-    registry: &Registry,
-    base: &str,
-    head: Option<&str>,
-    jobs: usize,
-    net: &crate::net::Settings,
-) -> Result<Impact, ImpactError> {
-    Revisions::export(manager_dir, live, base, head)?.compare(live, registry, jobs, net)
-}
+/// A side with its products' schemas and layers loaded (which needs no
+/// registry either).
+struct Loaded(Side, Products);
 
-/// The two revisions of the manager, read from git (no customer yet): what
-/// [`Revisions::compare`] compares. Exporting needs no registry, so a
-/// caller can load the registry meanwhile.
-pub struct Revisions {
-    /// Holds the exported sides' files until the comparison is done.
-    _scratch: tempfile::TempDir,
-    base: Side,
-    head: Side,
-    changed: Vec<PathBuf>,
-}
-
-impl Revisions {
-    /// `base` (and `head`, or the working tree when `None`) exported from
-    /// git, and the files changed under the manager between them.
-    pub fn export(
-        manager_dir: &Path,
-        live: &Manager,
-        base: &str,
-        head: Option<&str>,
-    ) -> Result<Revisions, ImpactError> {
-        use crate::util::git;
-        let scratch = tempfile::tempdir()
-            .map_err(|e| ImpactError::Failed(format!("a scratch folder: {e}")))?;
-        let side = |rev: &str, name: &str| -> Result<Side, ImpactError> {
-            let dest = scratch.path().join(name);
-            std::fs::create_dir_all(&dest).map_err(|e| ImpactError::Failed(e.to_string()))?;
-            let root = git::export(manager_dir, rev, &dest)
-                .map_err(|e| ImpactError::Revision(e.to_string()))?;
-            let sha = git::run(
-                manager_dir,
-                &[
-                    "rev-parse",
-                    "--verify",
-                    "--end-of-options",
-                    &format!("{rev}^{{commit}}"),
-                ],
-            )
-            .map_err(|e| ImpactError::Revision(e.to_string()))?;
-            Ok(Side {
-                manager: Manager::load(&root)?,
-                at: Some(sha.trim().chars().take(12).collect()),
-            })
-        };
-        let base_side = side(base, "base")?;
-        let head_side = match head {
-            Some(h) => side(h, "head")?,
-            None => Side {
-                manager: live.clone(),
-                at: None,
-            },
-        };
-        let changed = git::changed_under(manager_dir, base, head)
-            .map_err(|e| ImpactError::Revision(e.to_string()))?;
-        Ok(Revisions {
-            changed: under(manager_dir, changed),
-            _scratch: scratch,
-            base: base_side,
-            head: head_side,
-        })
-    }
-
-    /// Every pair of `registry` compared at both revisions.
-    pub fn compare(
-        self,
-        live: &Manager,
-        registry: &Registry,
-        jobs: usize,
-        net: &crate::net::Settings,
-    ) -> Result<Impact, ImpactError> {
-        let store = crate::records::Store::for_manager(live, net);
-        let ctx = Context {
-            registry,
-            store: &store,
-            changed_files: self.changed,
-            jobs,
-        };
-        let mut impact = compare(&self.base, &self.head, &ctx).map_err(ImpactError::Failed)?;
-        // The commits compared, as a reader finds them (`1a2b3c4d5e6f`).
-        impact.base = self.base.at.clone().unwrap_or_default();
-        impact.head = self.head.at.clone().unwrap_or("working tree".into());
-        Ok(impact)
+impl Loaded {
+    fn of(side: Side) -> Loaded {
+        let products = products(&side);
+        Loaded(side, products)
     }
 }
 
@@ -343,22 +258,31 @@ fn mark_modules(
     work: &[(Unit, &Customer)],
     modules: &std::collections::BTreeSet<String>,
 ) {
-    let touched = |u: &Unit| modules.contains(&u.product.clone().unwrap_or_default());
+    if modules.is_empty() {
+        return; // no pair is marked and none added: `changed` is in work order
+    }
+    let touched = |u: &Unit| modules.contains(u.product.as_deref().unwrap_or_default());
     for p in changed.iter_mut() {
         p.module = touched(&p.unit);
     }
-    for (unit, _) in work {
-        if touched(unit) && !changed.iter().any(|p| &p.unit == unit) {
-            changed.push(PairImpact {
-                unit: unit.clone(),
-                new: false,
-                values: Vec::new(),
-                module: true,
-                files_from: String::new(),
-            });
-        }
+    let listed: std::collections::HashSet<&Unit> = changed.iter().map(|p| &p.unit).collect();
+    let added: Vec<PairImpact> = work
+        .iter()
+        .filter(|(unit, _)| touched(unit) && !listed.contains(unit))
+        .map(|(unit, _)| PairImpact {
+            unit: unit.clone(),
+            new: false,
+            values: Vec::new(),
+            module: true,
+            files_from: String::new(),
+        })
+        .collect();
+    if added.is_empty() {
+        return;
     }
-    let order: BTreeMap<&Unit, usize> = work.iter().enumerate().map(|(i, (u, _))| (u, i)).collect();
+    changed.extend(added);
+    let order: std::collections::HashMap<&Unit, usize> =
+        work.iter().enumerate().map(|(i, (u, _))| (u, i)).collect();
     changed.sort_by_key(|p| order.get(&p.unit).copied());
 }
 
@@ -371,7 +295,9 @@ enum Outcome {
 
 /// The products of one side by name (`None`: the implicit product), each
 /// with its schema and layers loaded.
-fn products(side: &Side) -> BTreeMap<Option<String>, Result<Layers, String>> {
+type Products = BTreeMap<Option<String>, Result<Layers, String>>;
+
+fn products(side: &Side) -> Products {
     side.manager
         .products()
         .into_iter()

@@ -169,26 +169,31 @@ impl ValueTemplates {
     }
 
     pub fn render(&self, source: &str, ctx: &impl Serialize) -> Result<String, TemplateError> {
-        precheck(source)?;
+        self.render_in(source, &context_value(ctx))
+    }
+
+    /// [`ValueTemplates::render`] with the context made a template value
+    /// already (see [`context_value`]).
+    fn render_in(&self, source: &str, ctx: &minijinja::Value) -> Result<String, TemplateError> {
+        // A known template passed the precheck when it was learnt.
         let compiled = self
             .known
             .as_ref()
             .and_then(|k| k.get_template(source).ok());
         let tmpl = match compiled {
             Some(t) => t,
-            None => self
-                .env
-                .template_from_str(source)
-                .map_err(|e| TemplateError(with_literal_hint(describe(&e), &e, source)))?,
+            None => {
+                precheck(source)?;
+                self.env
+                    .template_from_str(source)
+                    .map_err(|e| TemplateError(with_literal_hint(describe(&e), &e, source)))?
+            }
         };
         let mut out = Capped {
             buf: Vec::new(),
             over: false,
         };
-        let result = tmpl.render_captured_to(
-            minijinja::Value::from(minijinja::value::Serde(ctx)),
-            &mut out,
-        );
+        let result = tmpl.render_captured_to(ctx, &mut out);
         if out.over {
             return Err(TemplateError(format!(
                 "template renders to more than the limit of {VALUE_MAX_OUTPUT} bytes"
@@ -218,8 +223,14 @@ fn learn(env: &mut Environment<'static>, v: &serde_json::Value) {
 /// renders each template source once. A different context starts afresh.
 pub struct TemplateMemo<'t, C> {
     templates: &'t ValueTemplates,
-    ctx: Option<C>,
+    /// The context, and it made a template value once.
+    ctx: Option<(C, minijinja::Value)>,
     out: std::collections::HashMap<String, Result<String, String>>,
+}
+
+/// A context as templates read it.
+fn context_value(ctx: &impl Serialize) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(ctx))
 }
 
 impl<'t, C: Serialize + PartialEq + Clone> TemplateMemo<'t, C> {
@@ -234,14 +245,17 @@ impl<'t, C: Serialize + PartialEq + Clone> TemplateMemo<'t, C> {
     /// [`ValueTemplates::render`], or what it gave for this source and
     /// context before.
     pub fn render(&mut self, source: &str, ctx: &C) -> Result<String, TemplateError> {
-        if self.ctx.as_ref() != Some(ctx) {
-            self.out.clear();
-            self.ctx = Some(ctx.clone());
-        }
+        let value = match &self.ctx {
+            Some((c, value)) if c == ctx => value,
+            _ => {
+                self.out.clear();
+                &self.ctx.insert((ctx.clone(), context_value(ctx))).1
+            }
+        };
         if let Some(r) = self.out.get(source) {
             return r.clone().map_err(TemplateError);
         }
-        let r = self.templates.render(source, ctx).map_err(|e| e.0);
+        let r = self.templates.render_in(source, value).map_err(|e| e.0);
         self.out.insert(source.to_string(), r.clone());
         r.map_err(TemplateError)
     }
