@@ -282,6 +282,12 @@ impl SchemaCheck<'_> {
             self.value(&variables.value, &|p, key| at(variables, p, key));
             return;
         }
+        // Most customers' values are valid, and only a violation is placed
+        // in a file: merge without origins first, and again with them only
+        // to say where something is wrong.
+        if self.quiet_when_merged(variables, overrides) {
+            return;
+        }
         let in_layers = |layered: &Layered, pointer: &str, key: bool| {
             match key {
                 true => layered.origin_key(pointer),
@@ -313,6 +319,39 @@ impl SchemaCheck<'_> {
             );
             self.value(&l.value, &|p, key| in_layers(&l, p, key));
         }
+    }
+}
+
+impl SchemaCheck<'_> {
+    /// Whether the layered values [`SchemaCheck::layers`] validates hold
+    /// nothing it would report, merged without origins.
+    fn quiet_when_merged(
+        &self,
+        variables: &Arc<Document>,
+        overrides: &BTreeMap<String, Arc<Document>>,
+    ) -> bool {
+        let quiet = |value: &Value| {
+            self.schema
+                .validate(value)
+                .iter()
+                .all(|v| self.secret_at.iter().any(|p| overlaps(p, &v.pointer)))
+        };
+        let whole = |layer, doc: &Arc<Document>| Source {
+            layer,
+            doc: doc.clone(),
+            root: String::new(),
+        };
+        let mut base = Layered::untracked();
+        base.apply(whole(Layer::Customer, variables), &variables.value);
+        if !quiet(&base.value) {
+            return false;
+        }
+        overrides.iter().all(|(env, doc)| {
+            let mut l = base.clone();
+            let at = format!("/environments/{}", escape_token(env));
+            l.apply_at(&at, whole(Layer::CustomerEnvFile, doc), &doc.value);
+            quiet(&l.value)
+        })
     }
 }
 

@@ -8,7 +8,7 @@
 //! Every node of the result remembers which layer and which file position set
 //! it, which `fleetform render --explain` prints.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
@@ -16,6 +16,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use fleetform_yaml::{escape_token, Document, Location};
+
+mod origins;
+use origins::Origins;
 
 /// The layers, in the order they apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -79,7 +82,9 @@ pub struct Layered {
     /// document is the source's `root`, then the node's result pointer
     /// past that length.
     merged_at: Vec<usize>,
-    /// result pointer → the source that set the node
+    /// result pointer → the source that set the node. Every recorded
+    /// pointer is a node of the result: a replaced or deleted node's
+    /// pointers are taken out by walking what it held.
     origins: Origins,
 }
 
@@ -90,6 +95,16 @@ impl Layered {
             sources: Vec::new(),
             merged_at: Vec::new(),
             origins: Origins::default(),
+        }
+    }
+
+    /// A layering that records no origin: the merged value alone, for a
+    /// caller that never asks where a node came from (asked, it answers
+    /// `None`). It merges exactly as [`Layered::new`] does.
+    pub fn untracked() -> Self {
+        Layered {
+            origins: Origins::off(),
+            ..Layered::new()
         }
     }
 
@@ -174,7 +189,7 @@ impl Layered {
     pub fn origin(&self, pointer: &str) -> Option<Origin> {
         let mut p = pointer;
         loop {
-            if let Some(&idx) = self.origins.get(p) {
+            if let Some(idx) = self.origins.get(p) {
                 let s = self.sources.get(idx)?;
                 return Some(Origin {
                     layer: s.layer,
@@ -188,7 +203,7 @@ impl Layered {
     /// As [`Layered::origin`], placed at the key that introduced the
     /// pointer in its file (its value's position when it has no key).
     pub fn origin_key(&self, pointer: &str) -> Option<Origin> {
-        let Some(&idx) = self.origins.get(pointer) else {
+        let Some(idx) = self.origins.get(pointer) else {
             return self.origin(pointer);
         };
         let s = self.sources.get(idx)?;
@@ -226,10 +241,7 @@ impl Layered {
             merged_at: self.merged_at.clone(),
             origins: self
                 .origins
-                .iter()
-                .filter(|(p, _)| top(p).is_none_or(|t| tokens.contains(t)))
-                .map(|(p, o)| (p.clone(), *o))
-                .collect(),
+                .filtered(|p| top(p).is_none_or(|t| tokens.contains(t))),
         })
     }
 
@@ -396,22 +408,23 @@ fn collect_leaves<'a>(v: &'a Value, ptr: &mut String, out: &mut Vec<(String, &'a
     each_child(v, ptr, &mut |c, ptr| collect_leaves(c, ptr, out));
 }
 
-/// Result pointer → the index of the source that set the node. Every
-/// recorded pointer is a node of the result: a replaced or deleted node's
-/// pointers are taken out by walking what it held.
-type Origins = HashMap<String, usize, foldhash::fast::FixedState>;
-
 /// Forgets the origins of every node below `ptr` in `old` (the value that
 /// was there); `ptr` is given back unchanged. A scalar holds none.
 fn forget_children(old: &Value, ptr: &mut String, origins: &mut Origins) {
+    if origins.is_off() {
+        return;
+    }
     each_child(old, ptr, &mut |c, ptr| {
-        origins.remove(ptr.as_str());
+        origins.remove(ptr);
         forget_children(c, ptr, origins);
     });
 }
 
 fn record_all(v: &Value, ptr: &mut String, idx: usize, origins: &mut Origins) {
-    origins.insert(ptr.clone(), idx);
+    if origins.is_off() {
+        return;
+    }
+    origins.insert(ptr, idx);
     each_child(v, ptr, &mut |c, ptr| record_all(c, ptr, idx, origins));
 }
 
@@ -435,8 +448,8 @@ fn merge_entries(
     idx: usize,
     origins: &mut Origins,
 ) {
-    if !origins.contains_key(ptr.as_str()) {
-        origins.insert(ptr.clone(), idx);
+    if !origins.contains_key(ptr) {
+        origins.insert(ptr, idx);
     }
     for (k, v) in o.iter().filter(|(k, _)| Some(k.as_str()) != skip) {
         let len = ptr.len();
@@ -444,7 +457,7 @@ fn merge_entries(
         ptr.push_str(&escape_token(k));
         if v.is_null() {
             if let Some(old) = t.remove(k) {
-                origins.remove(ptr.as_str());
+                origins.remove(ptr);
                 forget_children(&old, ptr, origins);
             }
         } else if let Some(existing) = t.get_mut(k) {

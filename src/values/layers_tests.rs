@@ -60,7 +60,7 @@ fn origins_are_exactly_the_nodes_of_the_result() {
         let mut want = Vec::new();
         node_pointers(&l.value, &mut String::new(), &mut want);
         want.sort();
-        let mut have: Vec<String> = l.origins.keys().cloned().collect();
+        let mut have: Vec<String> = l.origins.iter().map(|(p, _)| p.to_string()).collect();
         have.sort();
         assert_eq!(have, want, "{order:?}");
     }
@@ -142,7 +142,7 @@ fn merged_manager_layers_are_the_layers_merged_afresh() {
         assert_eq!(copy.value, fresh.value, "{env}");
         assert_eq!(copy.origins, fresh.origins, "{env}");
         let origins = |l: &Layered| {
-            let mut keys: Vec<&String> = l.origins.keys().collect();
+            let mut keys: Vec<&str> = l.origins.iter().map(|(p, _)| p).collect();
             keys.sort();
             keys.into_iter().map(|k| l.origin(k)).collect::<Vec<_>>()
         };

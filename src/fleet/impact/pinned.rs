@@ -11,6 +11,9 @@ use crate::report::impact::{PairImpact, Pinned};
 /// The customers with a pin are indexed once: a lookup in the registry
 /// per changed pair made this quadratic in the fleet (10,000 customers).
 pub(super) fn among(changed: &[PairImpact], registry: &Registry) -> Vec<Pinned> {
+    if registry.customers.iter().all(|c| c.pins.is_empty()) {
+        return Vec::new(); // the usual fleet: no index to build
+    }
     // The first customer of a slug, as `Registry::get` finds it.
     let mut pinning: HashMap<&str, &Customer> = HashMap::new();
     for c in &registry.customers {
