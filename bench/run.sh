@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: fleetform side by side with what users would use instead.
 #
-#   bash bench/run.sh [--quick] [--providers-only | --impact-only | --records-only | --relay-only | --github-only | --causes-only | --memory-only]
+#   bash bench/run.sh [--quick] [--validate-only | --providers-only | --impact-only | --records-only | --relay-only | --github-only | --causes-only | --memory-only]
 #   bash bench/run.sh --smoke [--results FILE]
 #
 # Builds the static release binary, installs the peers (check-jsonschema and
@@ -9,7 +9,9 @@
 # bench/node_modules; jq, GNU time and hyperfine from Debian when missing),
 # generates synthetic fleets under bench/.work, runs every case and writes
 # bench/results.md (also printed). --quick uses smaller fleets (minutes, not
-# half an hour). --providers-only runs case 7 alone (a fleet plan with a
+# half an hour). --validate-only runs case 1 alone (10,000 files take a few
+# minutes, mostly check-jsonschema's) and rewrites its section and its goal
+# rows. --providers-only runs case 7 alone (a fleet plan with a
 # 150 MB provider from a packed mirror) and rewrites its section;
 # --impact-only runs case 8 alone (`fleetform impact` on 10,000 customers);
 # --records-only runs case 9 alone (10,000, 100,000 and 1,000,000 records
@@ -49,6 +51,7 @@ cd "$(dirname "$0")/.."
 bench=bench
 
 quick=()
+validate_only=
 providers_only=
 impact_only=
 relay_only=
@@ -69,6 +72,7 @@ for arg in "$@"; do
     --quick) quick=(--quick) ;;
     --smoke) smoke=1 ;;
     --results) expect_results=1 ;;
+    --validate-only) validate_only=1 ;;
     --providers-only) providers_only=1 ;;
     --impact-only) impact_only=1 ;;
     --relay-only) relay_only=1 ;;
@@ -81,7 +85,7 @@ for arg in "$@"; do
       exit 0
       ;;
     *)
-      echo "error: unknown argument $arg (bash bench/run.sh [--quick] [--providers-only | --impact-only | --records-only | --relay-only | --github-only | --causes-only | --memory-only] | --smoke [--results FILE])" >&2
+      echo "error: unknown argument $arg (bash bench/run.sh [--quick] [--validate-only | --providers-only | --impact-only | --records-only | --relay-only | --github-only | --causes-only | --memory-only] | --smoke [--results FILE])" >&2
       exit 2
       ;;
   esac
@@ -258,6 +262,15 @@ memory_case() {
 }
 if [ -n "$memory_only" ]; then
   memory_case
+  exit 0
+fi
+
+# Case 1 alone: its section and goal rows, the rest of results.md kept.
+if [ -n "$validate_only" ]; then
+  say "case 1 only: schema validation of 100, 1,000 and 10,000 files"
+  "$venv/bin/python" "$bench/bench.py" --validate-only --fleetform "$bin" --venv "$venv" \
+    --node-modules "$bench/node_modules" --work "$work" --tfrc "$PWD/$work/terraformrc" \
+    --results "$bench/results.md"
   exit 0
 fi
 

@@ -128,5 +128,35 @@ class Case9(unittest.TestCase):
         self.assertEqual(rows[self.G10K], "**no**")
 
 
+class ValidateOnly(unittest.TestCase):
+    """--validate-only rewrites case 1's section and goal rows alone."""
+
+    def test_case_1_alone_is_rewritten(self):
+        import tempfile
+        old_rows = bench.goal_table(bench.case1_goals(rows_1(10_000, 0.6, 2.3, 87.0)))
+        text = "\n".join(["# Benchmarks", "", "## 1. Schema validation of N variables files", "", "old table", "",
+                          "## 2. Layering", "", "case 2 table", "", "## Goals", ""] + old_rows[:2] +
+                         [old_rows[2], "| case 2: kept | 1 | yes |"] + old_rows[3:] + [""])
+        with tempfile.TemporaryDirectory() as d:
+            results = os.path.join(d, "results.md")
+            with open(results, "w") as f:
+                f.write(text)
+            a = type("A", (), {"results": results})()
+            real = bench.case_validate
+            bench.case_validate = lambda a, sizes, reps: rows_1(10_000, 0.25, 1.9, 80.0)
+            try:
+                bench.run_validate_only(a)
+            finally:
+                bench.case_validate = real
+            with open(results) as f:
+                out = f.read()
+        self.assertNotIn("old table", out)
+        self.assertIn("case 2 table", out)
+        self.assertIn("| case 2: kept | 1 | yes |", out)
+        self.assertIn("| case 1: ≥ 7× faster than ajv-cli, at 10,000 files | 7.6× at 10,000 files | yes |", out)
+        self.assertNotIn("**no**", out)
+        self.assertEqual(out.count("| case 1: "), 4)
+
+
 if __name__ == "__main__":
     unittest.main()

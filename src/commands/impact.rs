@@ -161,8 +161,10 @@ fn resolve(args: &ImpactArgs) -> Result<Settings> {
 pub fn run(args: &ImpactArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let settings = resolve(args)?;
     let live = Manager::load(manager_dir)?;
-    // The registry is read while git exports the revisions.
+    // The registry is read while git exports the revisions (and the
+    // credential automata every pair's check needs are built).
     let (registry, revisions) = std::thread::scope(|s| {
+        s.spawn(crate::values::secrets::prepare);
         let exported = s.spawn(|| {
             let head = settings.head.as_deref();
             crate::fleet::impact::Revisions::export(manager_dir, &live, &settings.base, head)

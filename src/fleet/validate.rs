@@ -3,6 +3,7 @@
 //! manager's layers for every enabled environment) or for given files.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use serde::Serialize;
 
@@ -39,8 +40,11 @@ struct Checked {
     problems: Vec<Diagnostic>,
 }
 
-/// Reads and checks one variables file on its own.
-fn check_file(f: &Path, schema: &Schema) -> Checked {
+/// Reads and checks one variables file on its own, against the schema
+/// `compiled` holds once it is there (it reads and parses the file
+/// meanwhile). `None` there: no schema, so nothing to report (the caller
+/// fails instead).
+fn check_file(f: &Path, compiled: &OnceLock<Option<Schema>>) -> Checked {
     let shown = display_path(f);
     let limit = fleetform_yaml::Limits::default().max_bytes as u64;
     let problems = match crate::util::fs::read_bounded(f, limit) {
@@ -50,7 +54,11 @@ fn check_file(f: &Path, schema: &Schema) -> Checked {
                 overrides: Default::default(),
                 secrets: Default::default(),
             };
-            customer::check(&src, schema).err().unwrap_or_default()
+            match (customer::parse_source(&src), compiled.wait()) {
+                (Err(problems), _) => problems,
+                (Ok(parsed), Some(schema)) => customer::problems(parsed, &src, schema),
+                (Ok(_), None) => Vec::new(),
+            }
         }
         Err(e) => vec![Diagnostic {
             location: fleetform_yaml::Location {
@@ -133,6 +141,46 @@ fn check_files(
     manager_dir: &Path,
     lints: &mut Vec<Diagnostic>,
 ) -> Result<Vec<Checked>> {
+    // The schema compiles while the workers read and parse the first files
+    // (which needs no schema), and the credential automata build beside
+    // it: the workers wait only to validate.
+    let compiled: OnceLock<Option<Schema>> = OnceLock::new();
+    let (loaded, results) = std::thread::scope(|s| {
+        s.spawn(crate::values::secrets::prepare);
+        let loader = s.spawn(|| {
+            // Whatever happens here (a panic too), no worker waits forever.
+            let _unblock = Unblock(&compiled);
+            let mut found = Vec::new();
+            let schema = files_schema(schema, files, manager_dir, &mut found)?;
+            let _ = compiled.set(Some(schema));
+            Ok::<_, Error>(found)
+        });
+        let results = crate::fleet::parallel::map(files, jobs, |f| check_file(f, &compiled));
+        let loaded = loader
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (loaded, results)
+    });
+    lints.extend(loaded?);
+    Ok(results)
+}
+
+/// Leaves "no schema" in the cell when the loader stops before setting it.
+struct Unblock<'a>(&'a OnceLock<Option<Schema>>);
+
+impl Drop for Unblock<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.set(None);
+    }
+}
+
+/// The schema `check_files` checks against, and its lint findings.
+fn files_schema(
+    schema: Option<&Path>,
+    files: &[PathBuf],
+    manager_dir: &Path,
+    lints: &mut Vec<Diagnostic>,
+) -> Result<Schema> {
     let schema = match schema {
         Some(p) => {
             let s = Schema::load(p, &display_path(p))?;
@@ -169,11 +217,7 @@ fn check_files(
             s
         }
     };
-    // One compiled schema, shared by every worker; each file is read,
-    // parsed and checked on its own.
-    Ok(crate::fleet::parallel::map(files, jobs, |f| {
-        check_file(f, &schema)
-    }))
+    Ok(schema)
 }
 
 /// Checks the named registry customers (every active one with a local

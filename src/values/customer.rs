@@ -20,10 +20,12 @@ use crate::values::template::{is_template, TemplateMemo, ValueTemplates};
 use fleetform_yaml::{self as yaml, escape_token, Document, Limits, Location};
 
 mod only;
+mod schema_check;
 mod secret_checks;
 mod source;
 mod strings;
 pub use only::{changed_keys, render_only};
+use schema_check::SchemaCheck;
 use source::read_diagnostic;
 pub use source::{override_path, secrets_path};
 use strings::Strings;
@@ -139,6 +141,22 @@ fn credential_diagnostic(f: &secrets::Finding, location: Location) -> Diagnostic
 /// schema (the variables file alone, and merged with each override file).
 /// Every problem is reported, not just the first.
 pub fn check(source: &CustomerSource, schema: &Schema) -> Result<CustomerDocs, Vec<Diagnostic>> {
+    check_parsed(parse_source(source)?, source, schema)
+}
+
+/// A customer's files parsed and scanned for credentials: the part of
+/// [`check`] that needs no schema (see [`parse_source`]).
+pub struct Parsed {
+    variables: Arc<Document>,
+    overrides: BTreeMap<String, Arc<Document>>,
+    diags: Vec<Diagnostic>,
+    secret_at: Vec<String>,
+}
+
+/// The first half of [`check`]: the files parsed (an unreadable variables
+/// file stops here) and scanned for credentials. A caller still compiling
+/// the schema can do this meanwhile, then finish with [`check_parsed`].
+pub fn parse_source(source: &CustomerSource) -> Result<Parsed, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let variables = parse(&source.variables.0, &source.variables.1).map_err(|d| vec![d])?;
     let mut overrides = BTreeMap::new();
@@ -150,7 +168,70 @@ pub fn check(source: &CustomerSource, schema: &Schema) -> Result<CustomerDocs, V
             Err(d) => diags.push(d),
         }
     }
-    let mut secret_at = credentials(&variables, &overrides, &mut diags);
+    let secret_at = credentials(&variables, &overrides, &mut diags);
+    Ok(Parsed {
+        variables,
+        overrides,
+        diags,
+        secret_at,
+    })
+}
+
+/// The second half of [`check`]: `parsed` (from the same `source`)
+/// against the schema.
+pub fn check_parsed(
+    parsed: Parsed,
+    source: &CustomerSource,
+    schema: &Schema,
+) -> Result<CustomerDocs, Vec<Diagnostic>> {
+    let (variables, overrides, diags) = checked(parsed, source, schema);
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    // The secrets files too, still encrypted: the record of an apply says
+    // which secrets it was made with (and their ages), never a value.
+    let files = std::iter::once(&source.variables)
+        .chain(source.overrides.values())
+        .chain(source.secrets.values())
+        .map(|(p, b)| (p.clone(), Arc::from(b.as_slice())))
+        .collect();
+    let secrets = source
+        .secrets
+        .iter()
+        .map(|(env, (p, b))| (env.clone(), (p.clone(), Arc::from(b.as_slice()))))
+        .collect();
+    Ok(CustomerDocs {
+        variables,
+        overrides,
+        files,
+        secrets,
+        _checked: Checked,
+    })
+}
+
+/// What [`check_parsed`] reports (nothing: valid), without keeping the
+/// documents and files it would hand on.
+pub fn problems(parsed: Parsed, source: &CustomerSource, schema: &Schema) -> Vec<Diagnostic> {
+    checked(parsed, source, schema).2
+}
+
+/// The documents of `parsed` and every problem found in them, in file
+/// order.
+fn checked(
+    parsed: Parsed,
+    source: &CustomerSource,
+    schema: &Schema,
+) -> (
+    Arc<Document>,
+    BTreeMap<String, Arc<Document>>,
+    Vec<Diagnostic>,
+) {
+    let Parsed {
+        variables,
+        overrides,
+        mut diags,
+        mut secret_at,
+    } = parsed;
     secret_at.extend(secret_checks::check(
         schema,
         &variables,
@@ -167,28 +248,6 @@ pub fn check(source: &CustomerSource, schema: &Schema) -> Result<CustomerDocs, V
     };
     checker.layers(&variables, &overrides);
     let mut diags = checker.diags;
-    if diags.is_empty() {
-        // The secrets files too, still encrypted: the record of an apply
-        // says which secrets it was made with (and their ages), never a
-        // value.
-        let files = std::iter::once(&source.variables)
-            .chain(source.overrides.values())
-            .chain(source.secrets.values())
-            .map(|(p, b)| (p.clone(), Arc::from(b.as_slice())))
-            .collect();
-        let secrets = source
-            .secrets
-            .iter()
-            .map(|(env, (p, b))| (env.clone(), (p.clone(), Arc::from(b.as_slice()))))
-            .collect();
-        return Ok(CustomerDocs {
-            variables,
-            overrides,
-            files,
-            secrets,
-            _checked: Checked,
-        });
-    }
     diags.sort_by(|a, b| {
         let key = |d: &Diagnostic| {
             (
@@ -199,7 +258,7 @@ pub fn check(source: &CustomerSource, schema: &Schema) -> Result<CustomerDocs, V
         };
         key(a).cmp(&key(b))
     });
-    Err(diags)
+    (variables, overrides, diags)
 }
 
 /// Credential findings in every file, as diagnostics; returns where they
@@ -223,157 +282,6 @@ fn credentials(
         }
     }
     secret_at
-}
-
-/// Schema validation of the customer's layers, each error placed in the
-/// file (and line) it comes from, none repeated, none about a credential.
-struct SchemaCheck<'a> {
-    schema: &'a Schema,
-    source: &'a CustomerSource,
-    secret_at: Vec<String>,
-    seen: std::collections::BTreeSet<String>,
-    diags: Vec<Diagnostic>,
-}
-
-impl SchemaCheck<'_> {
-    /// Validates one value; `locate` places an error's pointer in a file
-    /// (at the key that introduced it, when the second argument is true).
-    fn value(&mut self, value: &Value, locate: &dyn Fn(&str, bool) -> Location) {
-        for v in self.schema.validate(value) {
-            if self.secret_at.iter().any(|p| overlaps(p, &v.pointer)) {
-                continue;
-            }
-            let location = locate(&v.pointer, v.at_key);
-            let mut message = v.message;
-            if v.number_for_string {
-                if let Some(hint) = self.number_hint(&location, &v.pointer) {
-                    message = format!("{message}: {hint}");
-                }
-            }
-            let d = Diagnostic {
-                location,
-                pointer: Some(v.pointer),
-                message,
-            };
-            if self.seen.insert(d.to_string()) {
-                self.diags.push(d);
-            }
-        }
-    }
-
-    /// Why a number stands where the file seems to hold text.
-    fn number_hint(&self, at: &Location, pointer: &str) -> Option<String> {
-        let (_, text) = std::iter::once(&self.source.variables)
-            .chain(self.source.overrides.values())
-            .find(|(shown, _)| *shown == at.file)?;
-        let key = pointer
-            .rsplit_once('/')
-            .map(|(_, k)| k.replace("~1", "/").replace("~0", "~"))
-            .filter(|k| !k.chars().all(|c| c.is_ascii_digit()));
-        crate::values::quoting::number_hint(text, at.pos, key.as_deref())
-    }
-
-    /// The variables file, then each environment's override file on top.
-    fn layers(&mut self, variables: &Arc<Document>, overrides: &BTreeMap<String, Arc<Document>>) {
-        if overrides.is_empty() && !contains_null(&variables.value) {
-            // Nothing to merge: the layered value would be the document
-            // itself (only nulls change in a merge), so validate it as it
-            // is and place errors in it directly.
-            self.value(&variables.value, &|p, key| at(variables, p, key));
-            return;
-        }
-        // Most customers' values are valid, and only a violation is placed
-        // in a file: merge without origins first, and again with them only
-        // to say where something is wrong.
-        if self.quiet_when_merged(variables, overrides) {
-            return;
-        }
-        let in_layers = |layered: &Layered, pointer: &str, key: bool| {
-            match key {
-                true => layered.origin_key(pointer),
-                false => layered.origin(pointer),
-            }
-            .map(|o| o.location)
-            .unwrap_or_else(|| at(variables, pointer, key))
-        };
-        let mut base = Layered::new();
-        let source = Source {
-            layer: Layer::Customer,
-            doc: variables.clone(),
-            root: String::new(),
-        };
-        base.apply(source, &variables.value);
-        self.value(&base.value, &|p, key| in_layers(&base, p, key));
-        for (env, doc) in overrides {
-            // An override file is the `environments.<env>` block, kept apart.
-            let mut l = base.clone();
-            let source = Source {
-                layer: Layer::CustomerEnvFile,
-                doc: doc.clone(),
-                root: String::new(),
-            };
-            l.apply_at(
-                &format!("/environments/{}", escape_token(env)),
-                source,
-                &doc.value,
-            );
-            self.value(&l.value, &|p, key| in_layers(&l, p, key));
-        }
-    }
-}
-
-impl SchemaCheck<'_> {
-    /// Whether the layered values [`SchemaCheck::layers`] validates hold
-    /// nothing it would report, merged without origins.
-    fn quiet_when_merged(
-        &self,
-        variables: &Arc<Document>,
-        overrides: &BTreeMap<String, Arc<Document>>,
-    ) -> bool {
-        let quiet = |value: &Value| {
-            self.schema
-                .validate(value)
-                .iter()
-                .all(|v| self.secret_at.iter().any(|p| overlaps(p, &v.pointer)))
-        };
-        let whole = |layer, doc: &Arc<Document>| Source {
-            layer,
-            doc: doc.clone(),
-            root: String::new(),
-        };
-        let mut base = Layered::untracked();
-        base.apply(whole(Layer::Customer, variables), &variables.value);
-        if !quiet(&base.value) {
-            return false;
-        }
-        overrides.iter().all(|(env, doc)| {
-            let mut l = base.clone();
-            let at = format!("/environments/{}", escape_token(env));
-            l.apply_at(&at, whole(Layer::CustomerEnvFile, doc), &doc.value);
-            quiet(&l.value)
-        })
-    }
-}
-
-/// Where `pointer` is in `doc`: its key's position, or its value's.
-fn at(doc: &Document, pointer: &str, key: bool) -> Location {
-    match key {
-        true => Location {
-            file: doc.file.clone(),
-            pos: doc.key_pos(pointer),
-        },
-        false => doc.locate(pointer),
-    }
-}
-
-/// Whether a null appears anywhere in `v` (a merge deletes those keys).
-fn contains_null(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Object(m) => m.values().any(contains_null),
-        Value::Array(a) => a.iter().any(contains_null),
-        _ => false,
-    }
 }
 
 /// The manager's value layers, loaded once per run.

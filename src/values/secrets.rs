@@ -125,6 +125,17 @@ static SENSITIVE_KEY: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid")
 });
 
+/// Builds the credential automata now rather than at their first use: a
+/// caller with a core to spare builds them beside its own start-up, and
+/// its first checks then find them ready instead of one building them
+/// while the others wait.
+pub fn prepare() {
+    LazyLock::force(&FORMATS);
+    LazyLock::force(&PREFIXES);
+    LazyLock::force(&SHORTEST);
+    LazyLock::force(&SENSITIVE_KEY);
+}
+
 /// What a string looks like, if it looks like a known credential format.
 pub fn credential_kind(s: &str) -> Option<&'static str> {
     // Most strings match no format: their length, or else `is_match`,
