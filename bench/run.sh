@@ -191,11 +191,16 @@ fi
 "$venv/bin/yq" --version >/dev/null || die "yq is not runnable in $venv"
 
 # --- npm peers in bench/node_modules ----------------------------------------
-if ! cmp -s "$bench/package-lock.json" "$bench/node_modules/.package-lock.json" 2>/dev/null ||
+# npm's own copy of the lock file (node_modules/.package-lock.json) never
+# equals bench/package-lock.json (it leaves the root package out), so the
+# lock file installed from is kept beside it and compared instead: a run
+# reinstalls only when the lock file changed.
+if ! cmp -s "$bench/package-lock.json" "$bench/node_modules/.installed-from" 2>/dev/null ||
   [ ! -x "$bench/node_modules/.bin/ajv" ]; then
   say "installing ajv-cli and ajv-formats from npm into $bench/node_modules"
   (cd "$bench" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
     die "npm ci could not install ajv-cli and ajv-formats (bench/package-lock.json)"
+  cp "$bench/package-lock.json" "$bench/node_modules/.installed-from"
 fi
 [ -x "$bench/node_modules/.bin/ajv" ] || die "ajv-cli is missing from $bench/node_modules"
 
