@@ -66,18 +66,18 @@ impl Revisions {
         // tree's products load meanwhile: none needs another.
         let (base_side, head_side, changed) = std::thread::scope(|s| {
             let changed = s.spawn(|| git::changed_under(manager_dir, base, head));
-            let live_head = head.is_none().then(|| {
-                s.spawn(|| {
-                    Loaded::of(Side {
-                        manager: live.clone(),
-                        at: None,
-                    })
-                })
-            });
-            let base_side = side(base, "base").map(Loaded::of);
-            let head_side = match (live_head, head) {
-                (Some(loading), _) => Ok(joined(loading)),
-                (None, h) => side(h.unwrap_or_default(), "head").map(Loaded::of),
+            let exported = |rev, name| side(rev, name).map(Loaded::of);
+            let (base_side, head_side) = match head {
+                Some(rev) => (exported(base, "base"), exported(rev, "head")),
+                None => {
+                    let live_head = s.spawn(|| {
+                        Loaded::of(Side {
+                            manager: live.clone(),
+                            at: None,
+                        })
+                    });
+                    (exported(base, "base"), Ok(joined(live_head)))
+                }
             };
             (base_side, head_side, joined(changed))
         });

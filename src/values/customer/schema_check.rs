@@ -76,7 +76,9 @@ impl SchemaCheck<'_> {
         // Most customers' values are valid, and only a violation is placed
         // in a file: merge without origins first, and again with them only
         // to say where something is wrong.
-        if self.quiet_when_merged(variables, overrides) {
+        if merged(Layered::untracked(), variables, overrides, |l| {
+            self.quiet(&l.value)
+        }) {
             return;
         }
         let in_layers = |layered: &Layered, pointer: &str, key: bool| {
@@ -87,63 +89,48 @@ impl SchemaCheck<'_> {
             .map(|o| o.location)
             .unwrap_or_else(|| at(variables, pointer, key))
         };
-        let mut base = Layered::new();
-        let source = Source {
-            layer: Layer::Customer,
-            doc: variables.clone(),
-            root: String::new(),
-        };
-        base.apply(source, &variables.value);
-        self.value(&base.value, &|p, key| in_layers(&base, p, key));
-        for (env, doc) in overrides {
-            // An override file is the `environments.<env>` block, kept apart.
-            let mut l = base.clone();
-            let source = Source {
-                layer: Layer::CustomerEnvFile,
-                doc: doc.clone(),
-                root: String::new(),
-            };
-            l.apply_at(
-                &format!("/environments/{}", escape_token(env)),
-                source,
-                &doc.value,
-            );
-            self.value(&l.value, &|p, key| in_layers(&l, p, key));
-        }
+        merged(Layered::new(), variables, overrides, |l| {
+            self.value(&l.value, &|p, key| in_layers(l, p, key));
+            true
+        });
+    }
+
+    /// Whether `value` holds nothing [`SchemaCheck::value`] would report.
+    fn quiet(&self, value: &Value) -> bool {
+        self.schema
+            .validate(value)
+            .iter()
+            .all(|v| self.secret_at.iter().any(|p| overlaps(p, &v.pointer)))
     }
 }
 
-impl SchemaCheck<'_> {
-    /// Whether the layered values [`SchemaCheck::layers`] validates hold
-    /// nothing it would report, merged without origins.
-    fn quiet_when_merged(
-        &self,
-        variables: &Arc<Document>,
-        overrides: &BTreeMap<String, Arc<Document>>,
-    ) -> bool {
-        let quiet = |value: &Value| {
-            self.schema
-                .validate(value)
-                .iter()
-                .all(|v| self.secret_at.iter().any(|p| overlaps(p, &v.pointer)))
-        };
-        let whole = |layer, doc: &Arc<Document>| Source {
-            layer,
-            doc: doc.clone(),
-            root: String::new(),
-        };
-        let mut base = Layered::untracked();
-        base.apply(whole(Layer::Customer, variables), &variables.value);
-        if !quiet(&base.value) {
-            return false;
-        }
-        overrides.iter().all(|(env, doc)| {
-            let mut l = base.clone();
-            let at = format!("/environments/{}", escape_token(env));
-            l.apply_at(&at, whole(Layer::CustomerEnvFile, doc), &doc.value);
-            quiet(&l.value)
-        })
+/// The layered values a customer's check validates, merged from `start`
+/// (with origins or without): the variables file, then each environment's
+/// override file on top of it, kept apart as its `environments.<env>`
+/// block. `each` sees them in that order and stops the merge by returning
+/// false; the answer is whether it saw them all.
+fn merged(
+    start: Layered,
+    variables: &Arc<Document>,
+    overrides: &BTreeMap<String, Arc<Document>>,
+    mut each: impl FnMut(&Layered) -> bool,
+) -> bool {
+    let whole = |layer, doc: &Arc<Document>| Source {
+        layer,
+        doc: doc.clone(),
+        root: String::new(),
+    };
+    let mut base = start;
+    base.apply(whole(Layer::Customer, variables), &variables.value);
+    if !each(&base) {
+        return false;
     }
+    overrides.iter().all(|(env, doc)| {
+        let mut l = base.clone();
+        let at = format!("/environments/{}", escape_token(env));
+        l.apply_at(&at, whole(Layer::CustomerEnvFile, doc), &doc.value);
+        each(&l)
+    })
 }
 
 /// Where `pointer` is in `doc`: its key's position, or its value's.
