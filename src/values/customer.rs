@@ -481,7 +481,7 @@ fn finish(
         diags,
         found: Vec::new(),
     };
-    strings.render(&mut rendered, &mut String::new(), None);
+    strings.render(&mut rendered, &mut Vec::new(), None);
     let (mut diags, found) = (strings.diags, strings.found);
     diags.extend(rendered_credentials(&l, found));
     if diags.is_empty() {

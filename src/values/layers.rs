@@ -120,6 +120,7 @@ impl Layered {
         let idx = self.sources.len();
         self.sources.push(source);
         self.merged_at.push(0);
+        self.reserve_for(value);
         merge(
             &mut self.value,
             value,
@@ -153,6 +154,7 @@ impl Layered {
         }
         let idx = self.sources.len();
         self.sources.push(source);
+        self.reserve_for(value);
         let mut node = &mut self.value;
         let mut ptr = String::new();
         for tok in at.split('/').skip(1) {
@@ -173,6 +175,14 @@ impl Layered {
         }
         self.merged_at.push(ptr.len());
         merge(node, value, &mut ptr, idx, &mut self.origins);
+    }
+
+    /// Room in the origins for every node of `value` (at most that many
+    /// are recorded when it is merged).
+    fn reserve_for(&mut self, value: &Value) {
+        if !self.origins.is_off() {
+            self.origins.reserve(nodes(value));
+        }
     }
 
     /// Where the node at result pointer `p` is in the document of the
@@ -468,6 +478,15 @@ fn merge_entries(
             t.insert(k.clone(), v);
         }
         ptr.truncate(len);
+    }
+}
+
+/// How many nodes `v` holds, itself included.
+fn nodes(v: &Value) -> usize {
+    1 + match v {
+        Value::Object(m) => m.values().map(nodes).sum(),
+        Value::Array(a) => a.iter().map(nodes).sum(),
+        _ => 0,
     }
 }
 

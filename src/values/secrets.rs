@@ -239,14 +239,14 @@ pub fn scan_rendered(value: &Value) -> Vec<Finding> {
 
 /// One step from a value to a child: a mapping's key or a list's index.
 #[derive(Clone, Copy)]
-enum Step<'a> {
+pub(crate) enum Step<'a> {
     Key(&'a str),
     Item(usize),
 }
 
 /// The JSON pointer of `path`, written only for a finding: most values
 /// have none, so the walk keeps its steps and no string.
-fn pointer_of(path: &[Step<'_>]) -> String {
+pub(crate) fn pointer_of(path: &[Step<'_>]) -> String {
     let mut pointer = String::new();
     for step in path {
         match step {

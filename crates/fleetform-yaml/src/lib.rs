@@ -271,7 +271,10 @@ impl YamlError {
 
 /// Escapes one JSON pointer token (RFC 6901).
 pub fn escape_token(key: &str) -> std::borrow::Cow<'_, str> {
-    if key.contains(['~', '/']) {
+    // Bytes, not characters: neither byte occurs inside a longer UTF-8
+    // sequence, and a byte scan needs no decoding (every key of every
+    // layered value passes here).
+    if key.bytes().any(|b| b == b'~' || b == b'/') {
         key.replace('~', "~0").replace('/', "~1").into()
     } else {
         key.into()
@@ -405,6 +408,28 @@ mod suite;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 6901: `~` becomes `~0` and `/` becomes `~1`, wherever they
+    /// are (beside multi-byte characters too); anything else is kept.
+    #[test]
+    fn pointer_tokens_escape_tilde_and_slash_alone() {
+        let cases = [
+            ("plain", "plain"),
+            ("a/b", "a~1b"),
+            ("~", "~0"),
+            ("é/~ü", "é~1~0ü"),
+            ("~1", "~01"),
+            ("ünïcödé", "ünïcödé"),
+            ("", ""),
+        ];
+        for (key, want) in cases {
+            assert_eq!(escape_token(key), want, "{key}");
+        }
+        assert!(matches!(
+            escape_token("plain"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 
     fn load(text: &str) -> Result<Document, YamlError> {
         load_str(text, Path::new("t.yml"), &Limits::default())

@@ -1,16 +1,13 @@
 //! Template strings in layered values, rendered in place, and what they
 //! rendered judged for credentials.
 
-use std::fmt::Write as _;
-
 use serde_json::Value;
 
 use super::{unknown_origin, TemplateContext};
 use crate::data::Diagnostic;
 use crate::values::layers::Layered;
-use crate::values::secrets::{self, Finding, Spot};
+use crate::values::secrets::{self, pointer_of, Finding, Spot, Step};
 use crate::values::template::{is_template, TemplateMemo};
-use fleetform_yaml::escape_token;
 
 /// Renders the template strings of one layered value.
 pub(super) struct Strings<'a, 't> {
@@ -27,15 +24,17 @@ pub(super) struct Strings<'a, 't> {
 }
 
 impl Strings<'_, '_> {
-    /// Renders every template string in `v` (`ptr` is its pointer, `key`
-    /// the nearest mapping key above it).
-    pub fn render(&mut self, v: &mut Value, ptr: &mut String, key: Option<&str>) {
+    /// Renders every template string in `v` (`path` leads to it from the
+    /// root, `key` is the nearest mapping key above it). The pointer is
+    /// written only for a finding or a failure: most strings are no
+    /// template, and most templates render clean.
+    pub fn render<'v>(&mut self, v: &'v mut Value, path: &mut Vec<Step<'v>>, key: Option<&str>) {
         match v {
             Value::String(s) if is_template(s) => match self.templates.render(s, self.ctx) {
                 Ok(out) => {
                     if let Some(what) = secrets::judge_rendered(&out, key) {
                         self.found.push(Finding {
-                            pointer: ptr.clone(),
+                            pointer: pointer_of(path),
                             spot: Spot::Rendered,
                             what,
                         });
@@ -45,32 +44,30 @@ impl Strings<'_, '_> {
                 Err(e) => {
                     // Not a rendered value: nothing reads the source as one.
                     s.clear();
+                    let ptr = pointer_of(path);
                     self.diags.push(Diagnostic {
                         location: self
                             .layered
-                            .origin(ptr)
+                            .origin(&ptr)
                             .map(|o| o.location)
                             .unwrap_or_else(unknown_origin),
-                        pointer: Some(ptr.clone()),
+                        pointer: Some(ptr),
                         message: e.0,
                     });
                 }
             },
             Value::Object(m) => {
                 for (k, child) in m.iter_mut() {
-                    let len = ptr.len();
-                    ptr.push('/');
-                    ptr.push_str(&escape_token(k));
-                    self.render(child, ptr, Some(k));
-                    ptr.truncate(len);
+                    path.push(Step::Key(k));
+                    self.render(child, path, Some(k));
+                    path.pop();
                 }
             }
             Value::Array(a) => {
                 for (i, child) in a.iter_mut().enumerate() {
-                    let len = ptr.len();
-                    let _ = write!(ptr, "/{i}");
-                    self.render(child, ptr, key);
-                    ptr.truncate(len);
+                    path.push(Step::Item(i));
+                    self.render(child, path, key);
+                    path.pop();
                 }
             }
             _ => {}
@@ -137,7 +134,7 @@ mod tests {
                 diags: Vec::new(),
                 found: Vec::new(),
             };
-            strings.render(&mut value, &mut String::new(), None);
+            strings.render(&mut value, &mut Vec::new(), None);
             let found = strings.found;
             assert_eq!(found, secrets::scan_rendered(&value), "{value}");
             with_findings += usize::from(!found.is_empty());

@@ -82,6 +82,16 @@ impl Origins {
         self.table.insert_unique(h, slot, |s| hash(key(bytes, s)));
     }
 
+    /// Room for `additional` more records, made at once: a table that
+    /// grows record by record rehashes every time it doubles.
+    pub fn reserve(&mut self, additional: usize) {
+        if self.off {
+            return;
+        }
+        let bytes = &self.bytes;
+        self.table.reserve(additional, |s| hash(key(bytes, s)));
+    }
+
     pub fn remove(&mut self, pointer: &str) {
         let bytes = &self.bytes;
         if let Ok(entry) = self
@@ -103,6 +113,7 @@ impl Origins {
             off: self.off,
             ..Origins::default()
         };
+        out.reserve(self.table.len());
         for (pointer, source) in self.iter().filter(|(p, _)| keep(p)) {
             out.insert(pointer, source);
         }
