@@ -493,15 +493,40 @@ fn nodes(v: &Value) -> usize {
 /// A copy of `v` without null-valued keys (a null deletes, it is never a
 /// value of its own).
 fn without_nulls(v: &Value) -> Value {
+    stripped(v).unwrap_or_else(|| v.clone())
+}
+
+/// [`without_nulls`] of `v`, or `None` when `v` holds no null key, so the
+/// caller clones it whole: most values hold none, and a clone copies each
+/// mapping's hash table where rebuilding it hashes every key again.
+fn stripped(v: &Value) -> Option<Value> {
     match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), without_nulls(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
-        other => other.clone(),
+        Value::Object(m) => {
+            let children: Vec<Option<Value>> = m.values().map(stripped).collect();
+            if children.iter().all(Option::is_none) && !m.values().any(Value::is_null) {
+                return None;
+            }
+            Some(Value::Object(
+                m.iter()
+                    .zip(children)
+                    .filter(|((_, v), _)| !v.is_null())
+                    .map(|((k, v), c)| (k.clone(), c.unwrap_or_else(|| v.clone())))
+                    .collect(),
+            ))
+        }
+        Value::Array(a) => {
+            let items: Vec<Option<Value>> = a.iter().map(stripped).collect();
+            if items.iter().all(Option::is_none) {
+                return None;
+            }
+            Some(Value::Array(
+                a.iter()
+                    .zip(items)
+                    .map(|(v, c)| c.unwrap_or_else(|| v.clone()))
+                    .collect(),
+            ))
+        }
+        _ => None,
     }
 }
 

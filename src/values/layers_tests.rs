@@ -240,3 +240,58 @@ fn an_empty_document_is_an_empty_layer() {
         assert!(l.origin(&ptr).is_some(), "{ptr}");
     }
 }
+
+/// `without_nulls` drops every null-valued key at any depth, keeps nulls
+/// in lists (a list item is no key), and keeps everything else in order:
+/// the same as rebuilding every mapping, over random values with and
+/// without nulls.
+#[test]
+fn without_nulls_is_the_value_rebuilt_without_null_keys() {
+    fn rebuilt(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| (k.clone(), rebuilt(v)))
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.iter().map(rebuilt).collect()),
+            other => other.clone(),
+        }
+    }
+    fn random(rng: &mut fastrand::Rng, depth: u32) -> Value {
+        match rng.u8(..if depth == 0 { 3 } else { 5 }) {
+            0 => Value::Null,
+            1 => Value::from(rng.u8(..)),
+            2 => Value::from("s"),
+            3 => Value::Array(
+                (0..rng.usize(..4))
+                    .map(|_| random(rng, depth - 1))
+                    .collect(),
+            ),
+            _ => Value::Object(
+                (0..rng.usize(..4))
+                    .map(|i| (format!("k{i}"), random(rng, depth - 1)))
+                    .collect(),
+            ),
+        }
+    }
+    let mut rng = fastrand::Rng::with_seed(0x5eed_0005_u64);
+    let (mut with_nulls, mut without) = (0, 0);
+    for _ in 0..3000 {
+        let v = random(&mut rng, 4);
+        let want = rebuilt(&v);
+        match want == v {
+            true => without += 1,
+            false => with_nulls += 1,
+        }
+        let got = without_nulls(&v);
+        assert_eq!(got, want, "{v}");
+        // In order too (`==` on mappings does not look at it).
+        assert_eq!(got.to_string(), want.to_string(), "{v}");
+    }
+    assert!(
+        with_nulls > 200 && without > 200,
+        "{with_nulls} / {without}"
+    );
+}
