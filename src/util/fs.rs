@@ -223,29 +223,56 @@ fn read_limited(mut f: File, len: u64, limit: u64) -> std::io::Result<Vec<u8>> {
 /// customer's checkout, so that no link can make one customer's file read
 /// another's, or anything outside the checkout.
 pub fn read_under(root: &Path, rel: &Path, limit: u64) -> Result<Vec<u8>, FsError> {
-    let full = root.join(rel);
-    let err = |e| FsError::new("reading", &full, e);
-    if !crate::util::path::is_relative_inside(rel) {
-        return Err(err(refused(
-            "the path must be relative and stay inside the repo",
-        )));
-    }
-    let mut at = root.to_path_buf();
-    let parts: Vec<_> = rel
-        .components()
-        .filter(|c| matches!(c, Component::Normal(_)))
-        .collect();
-    for part in parts.iter().take(parts.len().saturating_sub(1)) {
-        at.push(part);
-        let meta = std::fs::symlink_metadata(&at).map_err(err)?;
-        if meta.file_type().is_symlink() {
-            return Err(FsError::new("reading", &at, refused(LINK)));
-        }
-        if !meta.is_dir() {
-            return Err(FsError::new("reading", &at, refused("is not a directory")));
+    Under::new(root).read(rel, limit)
+}
+
+/// Files read below one root as [`read_under`] reads them, each folder on
+/// the way looked at once: a customer's variables, override and secrets
+/// files share theirs (one `lstat` per customer instead of one per file).
+pub struct Under<'r> {
+    root: &'r Path,
+    /// Folders below the root found to be real folders so far.
+    checked: Vec<PathBuf>,
+}
+
+impl<'r> Under<'r> {
+    pub fn new(root: &'r Path) -> Under<'r> {
+        Under {
+            root,
+            checked: Vec::new(),
         }
     }
-    read_bounded(&full, limit)
+
+    /// [`read_under`] of `rel`.
+    pub fn read(&mut self, rel: &Path, limit: u64) -> Result<Vec<u8>, FsError> {
+        let full = self.root.join(rel);
+        let err = |e| FsError::new("reading", &full, e);
+        if !crate::util::path::is_relative_inside(rel) {
+            return Err(err(refused(
+                "the path must be relative and stay inside the repo",
+            )));
+        }
+        let mut at = self.root.to_path_buf();
+        let parts: Vec<_> = rel
+            .components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .collect();
+        for part in parts.iter().take(parts.len().saturating_sub(1)) {
+            at.push(part);
+            if self.checked.contains(&at) {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&at).map_err(err)?;
+            if meta.file_type().is_symlink() {
+                return Err(FsError::new("reading", &at, refused(LINK)));
+            }
+            if !meta.is_dir() {
+                return Err(FsError::new("reading", &at, refused("is not a directory")));
+            }
+            self.checked.push(at.clone());
+        }
+        read_bounded(&full, limit)
+    }
 }
 
 /// Creates `base/rel` folder by folder: `base` is the caller's (trusted)
@@ -545,6 +572,39 @@ mod tests {
         }
         let e = read_under(root, Path::new("../x"), 100).unwrap_err();
         assert!(e.to_string().contains("inside the repo"), "{e}");
+    }
+
+    /// One reader for several files looks at each folder once, and still
+    /// refuses a linked folder after a real one, and a folder that became
+    /// a link is never one it looked at (its path is another).
+    #[cfg(unix)]
+    #[test]
+    fn one_reader_checks_every_folder_of_every_file() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        std::fs::create_dir_all(root.join("infra/deep")).unwrap();
+        std::fs::write(root.join("infra/v.yml"), "a: 1\n").unwrap();
+        std::fs::write(root.join("infra/deep/w.yml"), "b: 2\n").unwrap();
+        std::os::unix::fs::symlink(root.join("infra"), root.join("linked")).unwrap();
+        std::os::unix::fs::symlink(root.join("infra/deep"), root.join("infra/hop")).unwrap();
+        let mut under = Under::new(root);
+        assert_eq!(
+            under.read(Path::new("infra/v.yml"), 100).unwrap(),
+            b"a: 1\n"
+        );
+        assert_eq!(
+            under.read(Path::new("infra/deep/w.yml"), 100).unwrap(),
+            b"b: 2\n"
+        );
+        for linked in ["linked/v.yml", "infra/hop/w.yml"] {
+            let e = under.read(Path::new(linked), 100).unwrap_err();
+            assert!(
+                e.to_string().contains("is a symbolic link"),
+                "{linked}: {e}"
+            );
+        }
+        let e = under.read(Path::new("infra/v.yml/x"), 100).unwrap_err();
+        assert!(e.to_string().contains("is not a directory"), "{e}");
     }
 
     #[cfg(unix)]

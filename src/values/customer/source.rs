@@ -19,7 +19,9 @@ impl CustomerSource {
         let limit = Limits::default().max_bytes as u64;
         let rel = Path::new(&files.variables);
         let shown = display_path(&dir.join(rel));
-        let bytes = crate::util::fs::read_under(dir, rel, limit)
+        let mut under = crate::util::fs::Under::new(dir);
+        let bytes = under
+            .read(rel, limit)
             .map_err(|e| read_diagnostic(&shown, "cannot read the customer's variables file", e))?;
         let mut overrides = BTreeMap::new();
         let mut secrets = BTreeMap::new();
@@ -29,7 +31,7 @@ impl CustomerSource {
                 ("secrets", secrets_path(manager, env), &mut secrets),
             ] {
                 let shown = display_path(&dir.join(&rel));
-                match crate::util::fs::read_under(dir, Path::new(&rel), limit) {
+                match under.read(Path::new(&rel), limit) {
                     Ok(b) => {
                         into.insert(env.clone(), (shown, b));
                     }
