@@ -133,8 +133,16 @@ impl Output {
     /// [`runner::safe_json`]: the same value, no command, no hidden
     /// character outside an escape.
     pub fn json<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), serde_json::Error> {
-        let text = serde_json::to_string_pretty(value)?;
-        self.json_text(&text);
+        let mut pieces = runner::SafeJsonPieces::default();
+        serde_json::to_writer_pretty(&mut pieces, value)?;
+        let pieces = pieces.finish().map_err(serde_json::Error::io)?;
+        // Nothing is written unless the whole value serialised.
+        JSON_WRITTEN.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut out = std::io::stdout().lock();
+        for piece in &pieces {
+            let _ = out.write_all(piece.as_bytes());
+        }
+        let _ = out.write_all(b"\n");
         Ok(())
     }
 

@@ -101,6 +101,81 @@ pub fn safe_json(json: &str) -> Cow<'_, str> {
     }
 }
 
+/// Serialised JSON taken in as it is written and made safe in pieces, so
+/// that a large answer is never held in one growing buffer (a 3.2 MB
+/// answer was copied at every doubling and faulted in fresh memory on the
+/// main thread, after the work was done). Each piece ends at a line feed,
+/// which serialised JSON never holds inside a string (serde_json escapes
+/// every control there): a piece starts outside any string and at the
+/// start of a line, so the pieces made safe one by one and joined are
+/// [`safe_json`] of the whole.
+pub struct SafeJsonPieces {
+    /// A piece is cut once this much is pending (at its last line feed).
+    piece: usize,
+    /// The pieces made safe so far.
+    done: Vec<String>,
+    /// What was written since the last piece ended.
+    pending: Vec<u8>,
+}
+
+impl Default for SafeJsonPieces {
+    fn default() -> Self {
+        SafeJsonPieces::cut_at(64 * 1024)
+    }
+}
+
+impl SafeJsonPieces {
+    /// Pieces cut once `piece` bytes are pending.
+    fn cut_at(piece: usize) -> Self {
+        SafeJsonPieces {
+            piece,
+            done: Vec::new(),
+            pending: Vec::with_capacity(2 * piece),
+        }
+    }
+
+    /// Every piece made safe, in order, once the serialiser is done.
+    pub fn finish(mut self) -> std::io::Result<Vec<String>> {
+        self.cut(self.pending.len())?;
+        Ok(self.done)
+    }
+
+    /// Makes `pending[..end]` safe as one piece and keeps the rest.
+    fn cut(&mut self, end: usize) -> std::io::Result<()> {
+        if end == 0 {
+            return Ok(());
+        }
+        let capacity = (2 * self.piece).max(self.pending.len() - end);
+        let mut piece = std::mem::replace(&mut self.pending, Vec::with_capacity(capacity));
+        self.pending.extend_from_slice(&piece[end..]);
+        piece.truncate(end);
+        let text = String::from_utf8(piece)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        let made_safe = match safe_json(&text) {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(o) => Some(o),
+        };
+        self.done.push(made_safe.unwrap_or(text));
+        Ok(())
+    }
+}
+
+impl std::io::Write for SafeJsonPieces {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        if self.pending.len() >= self.piece {
+            if let Some(last) = self.pending.iter().rposition(|b| *b == b'\n') {
+                self.cut(last + 1)?;
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// `json` with every hidden character inside a string as `\uXXXX`.
 fn escape_hidden_in_strings(json: &str) -> Cow<'_, str> {
     // In ASCII the hidden characters are the controls (`text::is_hidden`):
@@ -267,6 +342,66 @@ mod tests {
             }
         }
         assert!(inert > 1000 && marked > 1000, "{inert} / {marked}");
+    }
+
+    /// Serialised JSON made safe in pieces is the whole made safe, over
+    /// random values whose strings hold marks, hidden characters, line
+    /// breaks and non-ASCII text, cut at random small sizes (a line longer
+    /// than a piece included).
+    #[test]
+    fn json_made_safe_in_pieces_is_the_whole_made_safe() {
+        use serde_json::{json, Value};
+        use std::io::Write as _;
+        let parts = [
+            "##[",
+            "#",
+            "::",
+            ":",
+            "[",
+            "\u{200b}",
+            "\u{2028}",
+            "\u{85}",
+            "\n",
+            "\r",
+            "\u{7f}",
+            "é",
+            "\"",
+            "\\",
+            " ",
+            "plain text",
+            "\u{202e}",
+        ];
+        let mut rng = fastrand::Rng::with_seed(0x5eed_0007_u64);
+        let text = |rng: &mut fastrand::Rng| -> String {
+            (0..rng.usize(..12))
+                .map(|_| parts[rng.usize(..parts.len())])
+                .collect()
+        };
+        let (mut cuts, mut changed) = (0, 0);
+        for _ in 0..400 {
+            let value = Value::Array(
+                (0..rng.usize(1..30))
+                    .map(|_| match rng.u8(..3) {
+                        0 => json!({ text(&mut rng): text(&mut rng), "n": [1, text(&mut rng)] }),
+                        1 => json!(text(&mut rng)),
+                        _ => json!({ "k": { text(&mut rng): [text(&mut rng)] } }),
+                    })
+                    .collect(),
+            );
+            let whole = serde_json::to_string_pretty(&value).unwrap();
+            let mut pieces = SafeJsonPieces::cut_at(rng.usize(1..200));
+            serde_json::to_writer_pretty(&mut pieces, &value).unwrap();
+            pieces.flush().unwrap();
+            let done = pieces.finish().unwrap();
+            cuts += done.len();
+            let safe = safe_json(&whole);
+            changed += usize::from(matches!(safe, Cow::Owned(_)));
+            assert_eq!(done.concat(), safe, "{whole}");
+        }
+        assert!(
+            cuts > 4_000 && changed > 300,
+            "{cuts} pieces, {changed} made safe"
+        );
     }
 
     #[test]
