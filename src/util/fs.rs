@@ -574,9 +574,10 @@ mod tests {
         assert!(e.to_string().contains("inside the repo"), "{e}");
     }
 
-    /// One reader for several files looks at each folder once, and still
-    /// refuses a linked folder after a real one, and a folder that became
-    /// a link is never one it looked at (its path is another).
+    /// One reader for several files checks each folder on their paths
+    /// once, and still refuses a path through a linked folder after it has
+    /// checked real ones: a link is checked under its own path, never taken
+    /// for the folder it points to. A path through a file is refused too.
     #[cfg(unix)]
     #[test]
     fn one_reader_checks_every_folder_of_every_file() {
