@@ -116,6 +116,9 @@ pub struct SafeJsonPieces {
     done: Vec<String>,
     /// What was written since the last piece ended.
     pending: Vec<u8>,
+    /// Where the last line feed in `pending` is, found as each write came
+    /// in: a long line is never searched again at every write.
+    last_line_feed: Option<usize>,
 }
 
 impl Default for SafeJsonPieces {
@@ -131,6 +134,7 @@ impl SafeJsonPieces {
             piece,
             done: Vec::new(),
             pending: Vec::with_capacity(2 * piece),
+            last_line_feed: None,
         }
     }
 
@@ -149,6 +153,7 @@ impl SafeJsonPieces {
         let mut piece = std::mem::replace(&mut self.pending, Vec::with_capacity(capacity));
         self.pending.extend_from_slice(&piece[end..]);
         piece.truncate(end);
+        self.last_line_feed = None; // a piece ends at the last one
         let text = String::from_utf8(piece)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
         let made_safe = match safe_json(&text) {
@@ -162,11 +167,15 @@ impl SafeJsonPieces {
 
 impl std::io::Write for SafeJsonPieces {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(i) = buf.iter().rposition(|b| *b == b'\n') {
+            self.last_line_feed = Some(self.pending.len() + i);
+        }
         self.pending.extend_from_slice(buf);
-        if self.pending.len() >= self.piece {
-            if let Some(last) = self.pending.iter().rposition(|b| *b == b'\n') {
-                self.cut(last + 1)?;
-            }
+        if let Some(last) = self
+            .last_line_feed
+            .filter(|_| self.pending.len() >= self.piece)
+        {
+            self.cut(last + 1)?;
         }
         Ok(buf.len())
     }
@@ -402,6 +411,31 @@ mod tests {
             cuts > 4_000 && changed > 300,
             "{cuts} pieces, {changed} made safe"
         );
+    }
+
+    /// A line longer than a piece, written by the serialiser in many small
+    /// writes (a string of characters it escapes one by one), is taken in
+    /// whole and cut after it ends; the line feed before it is found once,
+    /// not searched for again at every write.
+    #[test]
+    fn a_line_longer_than_a_piece_is_one_piece() {
+        let long = "\"#".repeat(150_000);
+        let value = serde_json::json!([long, {"after": 1}]);
+        let mut pieces = SafeJsonPieces::default();
+        serde_json::to_writer_pretty(&mut pieces, &value).unwrap();
+        let done = pieces.finish().unwrap();
+        let whole = serde_json::to_string_pretty(&value).unwrap();
+        assert_eq!(done.concat(), safe_json(&whole));
+        // `[` and its line feed, cut once 64 KiB were pending; the long
+        // line whole; the rest.
+        assert_eq!(
+            done.len(),
+            3,
+            "{:?}",
+            done.iter().map(String::len).collect::<Vec<_>>()
+        );
+        assert_eq!(done[0], "[\n");
+        assert!(done[1].ends_with(",\n") && done[1].len() > 300_000);
     }
 
     #[test]
