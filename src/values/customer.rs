@@ -24,7 +24,7 @@ mod schema_check;
 mod secret_checks;
 mod source;
 mod strings;
-pub use only::{changed_keys, render_only};
+pub use only::{changed_keys, render_only, render_only_if_the_rest_renders};
 use schema_check::SchemaCheck;
 use source::read_diagnostic;
 pub use source::{override_path, secrets_path};
@@ -454,6 +454,16 @@ fn project_name(l: &Layered) -> Option<String> {
         .map(str::to_string)
 }
 
+/// What the templates of `customer`'s values in `env` see.
+fn context(customer: &Customer, env: &str, project_name: Option<String>) -> TemplateContext {
+    TemplateContext {
+        customer: customer.slug.clone(),
+        environment: env.to_string(),
+        project_name,
+        repo: customer.repo.clone(),
+    }
+}
+
 /// Renders the templates of the layered values `l`, then refuses passed
 /// variables and rendered credentials.
 fn finish(
@@ -464,12 +474,7 @@ fn finish(
     project_name: Option<String>,
     memo: &mut TemplateMemo<'_, TemplateContext>,
 ) -> Result<Layered, Vec<Diagnostic>> {
-    let ctx = TemplateContext {
-        customer: customer.slug.clone(),
-        environment: env.to_string(),
-        project_name,
-        repo: customer.repo.clone(),
-    };
+    let ctx = context(customer, env, project_name);
     let diags = passed_values(layers, &l);
     // Rendered in place: where a value came from is in `l`'s origins,
     // which do not need its value.

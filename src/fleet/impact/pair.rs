@@ -13,7 +13,8 @@ use crate::values::template::{TemplateMemo, ValueTemplates};
 /// The pair rendered at the head, then at the base, compared key by key.
 /// `keys`: the top-level entries where the manager's values for the
 /// environment differ between the sides (see [`customer::changed_keys`]);
-/// the base renders those alone when it can.
+/// both sides render those alone when they can ([`at_keys`]), else the
+/// head renders whole and the base those alone when it can.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn one(
     unit: &Unit,
@@ -29,12 +30,16 @@ pub(super) fn one(
     // The base's templates render with the same context as the head's
     // (unless `project_name` differs): each is rendered once.
     let memo = &mut TemplateMemo::new(templates);
-    let Ok(new) = customer::render_memo(&head.layers, docs, c, env, memo) else {
-        return Outcome::Same; // a render error is the plan's to report
-    };
     // The base renders the same documents: what they were checked against
     // then does not matter, only what the manager made of them.
     let base = base.filter(|b| b.view.environment(env).is_some());
+    let sides = (head, base, keys);
+    if let Some(outcome) = at_keys(unit, c, docs, sides, memo, files_from) {
+        return outcome;
+    }
+    let Ok(new) = customer::render_memo(&head.layers, docs, c, env, memo) else {
+        return Outcome::Same; // a render error is the plan's to report
+    };
     let (old, at) = match part(&new, docs, c, env, base, keys, memo) {
         Some(Some(old)) => (Some(old), keys),
         // The whole base fails where its part does.
@@ -48,7 +53,59 @@ pub(super) fn one(
         (Some(o), Some(keys)) => changed_leaves_at(&o.value, &new.value, keys),
         _ => changed_leaves(old.as_ref().map(|o| &o.value), &new.value),
     };
-    let values = diff(changes, old.as_ref(), &new, head, base);
+    outcome(unit, changes, old.as_ref(), &new, (head, base), files_from)
+}
+
+/// The pair told from both sides rendered at `keys` alone, when that
+/// tells what the wholes tell; `None`: render the head whole.
+///
+/// The head's part is the whole at `keys`, and fails where the whole
+/// does, unless the rest could fail (then it is `None`: see
+/// [`customer::render_only_if_the_rest_renders`]); the base's part is
+/// [`part`]'s. An empty side, or a base that fails, is compared whole:
+/// every leaf of the head is then new.
+fn at_keys(
+    unit: &Unit,
+    c: &Customer,
+    docs: &customer::CustomerDocs,
+    (head, base, keys): (&Layers, Option<&Layers>, Option<&BTreeSet<String>>),
+    memo: &mut TemplateMemo<'_, customer::TemplateContext>,
+    files_from: &str,
+) -> Option<Outcome> {
+    let (b, keys) = (base?, keys?);
+    let env = &unit.environment;
+    let only = customer::render_only_if_the_rest_renders(&head.layers, docs, c, env, keys, memo);
+    let Ok(new) = only? else {
+        return Some(Outcome::Same); // as the whole's render error
+    };
+    let Ok(old) = customer::render_only(&b.layers, docs, c, env, keys, memo)? else {
+        return None;
+    };
+    let empty = |l: &Layered| l.value.as_object().is_none_or(|m| m.is_empty());
+    if empty(&new) || empty(&old) {
+        return None;
+    }
+    let changes = changed_leaves_at(&old.value, &new.value, keys);
+    Some(outcome(
+        unit,
+        changes,
+        Some(&old),
+        &new,
+        (head, base),
+        files_from,
+    ))
+}
+
+/// The pair's outcome from its changed leaves.
+fn outcome(
+    unit: &Unit,
+    changes: Vec<(String, Option<&Value>, Option<&Value>)>,
+    old: Option<&Layered>,
+    new: &Layered,
+    (head, base): (&Layers, Option<&Layers>),
+    files_from: &str,
+) -> Outcome {
+    let values = diff(changes, old, new, head, base);
     if values.is_empty() && old.is_some() {
         return Outcome::Same;
     }

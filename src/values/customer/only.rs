@@ -12,11 +12,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{finish, project_name, CustomerDocs, ManagerLayers, TemplateContext};
+use super::{context, finish, project_name, CustomerDocs, ManagerLayers, TemplateContext};
 use crate::config::Customer;
 use crate::data::Diagnostic;
 use crate::values::layers::{Layer, Layered, Source};
-use crate::values::template::TemplateMemo;
+use crate::values::secrets;
+use crate::values::template::{is_template, TemplateMemo};
 use fleetform_yaml::{escape_token, Document};
 
 /// The top-level entries whose merged manager values for `env` differ
@@ -72,6 +73,95 @@ pub fn render_only(
         }
     }
     Some(finish(layers, l, customer, env, name, memo))
+}
+
+/// [`render_only`] at the head of a comparison at `keys`: `None` when
+/// the whole render could fail, or find a credential, outside `keys` (the
+/// whole must be rendered then, to tell).
+///
+/// The whole fails where its part does, and a part that renders is the
+/// whole at `keys` (see [`render_only`]). Outside `keys` the whole can fail
+/// in three ways: a template that does not render, a rendered credential,
+/// a variable another product passes. The passed variables are rendered
+/// with the part (their refusal is `finish`'s). For the other two, every
+/// template string outside `keys` in a layer the whole reads is rendered
+/// with the same context, and judged under its nearest key as `finish`
+/// judges it: the whole's strings are some of these, at the same keys.
+/// A failure among them may be in a string a later layer replaced, so it
+/// does not fail the pair: it sends it to the whole render.
+pub fn render_only_if_the_rest_renders(
+    layers: &ManagerLayers,
+    docs: &CustomerDocs,
+    customer: &Customer,
+    env: &str,
+    keys: &BTreeSet<String>,
+    memo: &mut TemplateMemo<'_, TemplateContext>,
+) -> Option<Result<Layered, Vec<Diagnostic>>> {
+    let mut rendered = keys.clone();
+    rendered.extend(layers.passed.keys().cloned());
+    let mut with_name = rendered.clone();
+    with_name.insert("project_name".into());
+    let mut l = layer_only(layers, docs, env, &with_name)?;
+    let name = project_name(&l);
+    let ctx = context(customer, env, name.clone());
+    let manager = layers.merged.envs.get(env).unwrap_or(&layers.merged.base);
+    let vars = &docs.variables.value;
+    let block = vars.get("environments").and_then(|e| e.get(env));
+    let outside = |v| entries_outside(v, &rendered);
+    let mut rest = outside(&manager.value)?;
+    rest.extend(
+        outside(vars)?
+            .into_iter()
+            .filter(|(k, _)| *k != "environments"),
+    );
+    rest.extend(outside(block.unwrap_or(&Value::Null))?);
+    if let Some(d) = docs.overrides.get(env) {
+        rest.extend(outside(&d.value)?);
+    }
+    if !rest
+        .iter()
+        .all(|(k, v)| renders_clean(v, Some(k), &ctx, memo))
+    {
+        return None;
+    }
+    if !rendered.contains("project_name") {
+        if let Value::Object(m) = &mut l.value {
+            m.remove("project_name");
+        }
+    }
+    Some(finish(layers, l, customer, env, name, memo))
+}
+
+/// A layer's top-level entries outside `rendered`; `None` when the layer
+/// is no mapping (then [`layer_only`] cannot render a part either).
+fn entries_outside<'v>(
+    v: &'v Value,
+    rendered: &BTreeSet<String>,
+) -> Option<Vec<(&'v String, &'v Value)>> {
+    match v {
+        Value::Null => Some(Vec::new()),
+        Value::Object(m) => Some(m.iter().filter(|(k, _)| !rendered.contains(*k)).collect()),
+        _ => None,
+    }
+}
+
+/// Whether every template string in `v` renders with `ctx` to something
+/// that is no credential under its nearest key (`key` above `v`), as
+/// `finish` renders and judges them.
+fn renders_clean(
+    v: &Value,
+    key: Option<&str>,
+    ctx: &TemplateContext,
+    memo: &mut TemplateMemo<'_, TemplateContext>,
+) -> bool {
+    match v {
+        Value::String(s) if is_template(s) => memo
+            .render(s, ctx)
+            .is_ok_and(|out| secrets::judge_rendered(&out, key).is_none()),
+        Value::Object(m) => m.iter().all(|(k, c)| renders_clean(c, Some(k), ctx, memo)),
+        Value::Array(a) => a.iter().all(|c| renders_clean(c, key, ctx, memo)),
+        _ => true,
+    }
 }
 
 /// `super::layer` of the entries `keys` alone.
@@ -276,5 +366,163 @@ mod tests {
             }
         }
         assert!(partial > 500, "{partial}");
+    }
+
+    /// Every pointer under `v` (itself included), with `at` its pointer.
+    fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, c) in m {
+                    pointers(c, format!("{at}/{}", escape_token(k)), out);
+                }
+            }
+            Value::Array(a) => {
+                for (i, c) in a.iter().enumerate() {
+                    pointers(c, format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+        out.push(at);
+    }
+
+    /// The head rendered at the changed entries alone, when the rest
+    /// renders, is the whole head there: the same values from the same
+    /// origins, and it fails where the whole fails. Layers whose rest
+    /// fails (a template that does not render, a rendered credential,
+    /// replaced by a later layer or not) and passed variables among them.
+    #[test]
+    fn the_head_at_the_changed_entries_is_the_whole_there() {
+        let customer: Customer = serde_json::from_value(serde_json::json!({
+            "slug": "acme", "repo": "acme/infra", "contact": "ops@acme.example",
+            "environments": ["staging"], "status": "active", "added": "2026-01-01"
+        }))
+        .unwrap();
+        let token = format!("ghp_{}", "a1B2".repeat(9));
+        let leak = format!("leak: \"{{{{ '{}' }}}}{}\"\n", &token[..20], &token[20..]);
+        let bases = [
+            "a: 1\ntags: {tier: x, keep: '{{ customer }}'}\nlist: [1, 2]\n".to_string(),
+            "a: 2\ntags: {tier: y}\nonly_base: {deep: 1}\npassed: 3\n".to_string(),
+            "a: 1\ntags: scalar\nproject_name: p\n".to_string(),
+            "a: 1\nx/y: {'~': '{{ environment }}-{{ project_name }}'}\n".to_string(),
+            "a: 1\nbad: '{{ nope( }}'\n".to_string(),
+            format!("a: 1\n{leak}"),
+        ];
+        let stagings = [
+            "".to_string(),
+            "tags: {tier: null}\n".to_string(),
+            "a: null\nnew: {n: '{{ customer }}'}\n".to_string(),
+            "list: null\nbad: null\n".to_string(),
+            format!("tags: {{tier: z}}\n{leak}"),
+            "tags: {tier: '{{ undefined_name }}'}\n".to_string(),
+        ];
+        let customers = [
+            ("project_name: own\n", None),
+            (
+                "tags: {own: z}\na: null\nenvironments: {staging: {tags: {tier: c}}}\n",
+                None,
+            ),
+            (
+                "tags: null\nenvironments: {staging: null}\n",
+                Some("a: 5\nonly_base: 3\nbad: fine\n"),
+            ),
+            (
+                "environments: {staging: {x/y: 1, leak: plain}}\n",
+                Some("tags: {keep: null}\n"),
+            ),
+            ("dns: '{{ project_name }}.example'\n", None),
+            ("other: '{{ undefined_name }}'\n", Some("other: fixed\n")),
+            ("project_name: '{{ nope( }}'\npassed: 1\n", None),
+        ];
+        let templates = ValueTemplates::default();
+        let (mut parts, mut failed) = (0, 0);
+        for (hb, bb) in bases.iter().flat_map(|h| bases.iter().map(move |b| (h, b))) {
+            for (hs, bs) in stagings
+                .iter()
+                .flat_map(|h| stagings.iter().map(move |b| (h, b)))
+            {
+                for passes in [false, true] {
+                    let (mut head, mut base) = (manager("head", hb, hs), manager("base", bb, bs));
+                    if passes {
+                        // The same variable passed at both sides (else
+                        // `changed_keys` renders whole).
+                        for side in [&mut head, &mut base] {
+                            side.passed.insert(
+                                "passed".into(),
+                                crate::values::customer::Passed {
+                                    product: "network".into(),
+                                    at: fleetform_yaml::Location {
+                                        file: "fleetform.yml".into(),
+                                        pos: fleetform_yaml::Pos { line: 1, col: 1 },
+                                    },
+                                },
+                            );
+                        }
+                    }
+                    for (vars, over) in customers {
+                        let docs = CustomerDocs {
+                            variables: doc("variables.yml", vars),
+                            overrides: over
+                                .map(|o| {
+                                    BTreeMap::from([(
+                                        "staging".into(),
+                                        doc("variables.staging.yml", o),
+                                    )])
+                                })
+                                .into_iter()
+                                .flatten()
+                                .collect(),
+                            _checked: crate::values::customer::Checked,
+                            files: Vec::new(),
+                            secrets: BTreeMap::new(),
+                        };
+                        let Some(keys) = changed_keys(&head, &base, "staging") else {
+                            continue;
+                        };
+                        let memo = &mut TemplateMemo::new(&templates);
+                        let Some(part) = render_only_if_the_rest_renders(
+                            &head, &docs, &customer, "staging", &keys, memo,
+                        ) else {
+                            continue;
+                        };
+                        let memo = &mut TemplateMemo::new(&templates);
+                        let whole =
+                            super::super::render_memo(&head, &docs, &customer, "staging", memo);
+                        let case =
+                            format!("{hb:?} {hs:?} / {bb:?} {bs:?} / {vars:?} {over:?} {passes}");
+                        let (part, whole) = match (part, whole) {
+                            (Err(_), Err(_)) => {
+                                failed += 1;
+                                continue;
+                            }
+                            (Ok(p), Ok(w)) => (p, w),
+                            (p, w) => panic!(
+                                "{case}: the part {:?}, the whole {:?}",
+                                p.is_ok(),
+                                w.is_ok()
+                            ),
+                        };
+                        for k in &keys {
+                            let at = format!("/{}", escape_token(k));
+                            assert_eq!(part.value.get(k), whole.value.get(k), "{case}: {k}");
+                            let mut under = Vec::new();
+                            if let Some(v) = whole.value.get(k) {
+                                pointers(v, at, &mut under);
+                            }
+                            for p in under {
+                                let origin =
+                                    |l: &Layered| l.origin(&p).map(|o| o.location.to_string());
+                                assert_eq!(origin(&part), origin(&whole), "{case}: {p}");
+                            }
+                        }
+                        parts += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            parts > 1000 && failed > 50,
+            "{parts} parts, {failed} failed"
+        );
     }
 }
