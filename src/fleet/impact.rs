@@ -335,7 +335,7 @@ struct Same {
     /// For the others: the top-level entries where the manager's values
     /// differ, when the base can render those alone (see
     /// [`customer::changed_keys`]).
-    keys: BTreeMap<String, Option<std::collections::BTreeSet<String>>>,
+    keys: BTreeMap<String, Option<pair::AtKeys>>,
 }
 
 /// [`Same`] for every product the head has.
@@ -359,8 +359,7 @@ fn same_per_product(
                         keys: names
                             .iter()
                             .map(|e| {
-                                let keys =
-                                    b.and_then(|b| customer::changed_keys(&h.layers, &b.layers, e));
+                                let keys = b.and_then(|b| pair::AtKeys::of(h, b, e));
                                 (e.to_string(), keys)
                             })
                             .collect(),

@@ -24,7 +24,7 @@ mod schema_check;
 mod secret_checks;
 mod source;
 mod strings;
-pub use only::{changed_keys, render_only, render_only_if_the_rest_renders};
+pub use only::{changed_keys, render_only, render_only_if_the_rest_renders, Only};
 use schema_check::SchemaCheck;
 use source::read_diagnostic;
 pub use source::{override_path, secrets_path};

@@ -10,11 +10,31 @@ use crate::values::customer;
 use crate::values::layers::{changed_leaves, changed_leaves_at, Layered};
 use crate::values::template::{TemplateMemo, ValueTemplates};
 
+/// The top-level entries where the manager's values for an environment
+/// differ between the sides (see [`customer::changed_keys`]), and what
+/// rendering those alone takes from each side's manager: made once per
+/// environment, for every pair.
+pub(super) struct AtKeys {
+    keys: BTreeSet<String>,
+    head: customer::Only,
+    base: customer::Only,
+}
+
+impl AtKeys {
+    pub(super) fn of(head: &Layers, base: &Layers, env: &str) -> Option<AtKeys> {
+        let keys = customer::changed_keys(&head.layers, &base.layers, env)?;
+        Some(AtKeys {
+            head: customer::Only::head(&head.layers, env, &keys),
+            base: customer::Only::base(&base.layers, env, &keys),
+            keys,
+        })
+    }
+}
+
 /// The pair rendered at the head, then at the base, compared key by key.
-/// `keys`: the top-level entries where the manager's values for the
-/// environment differ between the sides (see [`customer::changed_keys`]);
-/// both sides render those alone when they can ([`at_keys`]), else the
-/// head renders whole and the base those alone when it can.
+/// `keys`: see [`AtKeys`]; both sides render those alone when they can
+/// ([`at_keys`]), else the head renders whole and the base those alone
+/// when it can.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn one(
     unit: &Unit,
@@ -22,7 +42,7 @@ pub(super) fn one(
     docs: &customer::CustomerDocs,
     head: &Layers,
     base: Option<&Layers>,
-    keys: Option<&BTreeSet<String>>,
+    keys: Option<&AtKeys>,
     templates: &ValueTemplates,
     files_from: &str,
 ) -> Outcome {
@@ -41,7 +61,7 @@ pub(super) fn one(
         return Outcome::Same; // a render error is the plan's to report
     };
     let (old, at) = match part(&new, docs, c, env, base, keys, memo) {
-        Some(Some(old)) => (Some(old), keys),
+        Some(Some(old)) => (Some(old), keys.map(|k| &k.keys)),
         // The whole base fails where its part does.
         Some(None) => (None, None),
         None => (
@@ -68,24 +88,25 @@ fn at_keys(
     unit: &Unit,
     c: &Customer,
     docs: &customer::CustomerDocs,
-    (head, base, keys): (&Layers, Option<&Layers>, Option<&BTreeSet<String>>),
+    (head, base, keys): (&Layers, Option<&Layers>, Option<&AtKeys>),
     memo: &mut TemplateMemo<'_, customer::TemplateContext>,
     files_from: &str,
 ) -> Option<Outcome> {
-    let (b, keys) = (base?, keys?);
+    let (b, at) = (base?, keys?);
     let env = &unit.environment;
-    let only = customer::render_only_if_the_rest_renders(&head.layers, docs, c, env, keys, memo);
+    let only =
+        customer::render_only_if_the_rest_renders(&head.layers, &at.head, docs, c, env, memo);
     let Ok(new) = only? else {
         return Some(Outcome::Same); // as the whole's render error
     };
-    let Ok(old) = customer::render_only(&b.layers, docs, c, env, keys, memo)? else {
+    let Ok(old) = customer::render_only(&b.layers, &at.base, docs, c, env, memo)? else {
         return None;
     };
     let empty = |l: &Layered| l.value.as_object().is_none_or(|m| m.is_empty());
     if empty(&new) || empty(&old) {
         return None;
     }
-    let changes = changed_leaves_at(&old.value, &new.value, keys);
+    let changes = changed_leaves_at(&old.value, &new.value, &at.keys);
     Some(outcome(
         unit,
         changes,
@@ -128,14 +149,15 @@ fn part(
     c: &Customer,
     env: &str,
     base: Option<&Layers>,
-    keys: Option<&BTreeSet<String>>,
+    keys: Option<&AtKeys>,
     memo: &mut TemplateMemo<'_, customer::TemplateContext>,
 ) -> Option<Option<Layered>> {
-    let (b, keys) = (base?, keys?);
+    let (b, at) = (base?, keys?);
+    let keys = &at.keys;
     let Value::Object(head_map) = &new.value else {
         return None;
     };
-    let Ok(old) = customer::render_only(&b.layers, docs, c, env, keys, memo)? else {
+    let Ok(old) = customer::render_only(&b.layers, &at.base, docs, c, env, memo)? else {
         return Some(None);
     };
     let Value::Object(old_map) = &old.value else {

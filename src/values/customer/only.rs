@@ -51,33 +51,63 @@ pub fn changed_keys(
     (!keys.contains("project_name") && passed(head) == passed(base)).then_some(keys)
 }
 
-/// [`super::render_memo`] of the top-level entries `keys` alone (the
-/// result holds those and their origins); `None` when a customer layer is
+/// What a render of a few top-level entries takes from the manager's
+/// side of one environment: made once, for every customer.
+pub struct Only {
+    /// The entries rendered.
+    rendered: BTreeSet<String>,
+    /// Those and `project_name`, which is layered too: templates see it.
+    layered: BTreeSet<String>,
+    /// The manager's merged values at `layered`; `None` when they are no
+    /// mapping.
+    manager: Option<Layered>,
+}
+
+impl Only {
+    /// At the base of a comparison at `keys`: those entries.
+    pub fn base(layers: &ManagerLayers, env: &str, keys: &BTreeSet<String>) -> Only {
+        Only::of(layers, env, keys.clone())
+    }
+
+    /// At the head: `keys` and the variables other products pass, whose
+    /// refusal is the render's (see [`render_only_if_the_rest_renders`]).
+    pub fn head(layers: &ManagerLayers, env: &str, keys: &BTreeSet<String>) -> Only {
+        let mut rendered = keys.clone();
+        rendered.extend(layers.passed.keys().cloned());
+        Only::of(layers, env, rendered)
+    }
+
+    fn of(layers: &ManagerLayers, env: &str, rendered: BTreeSet<String>) -> Only {
+        let mut layered = rendered.clone();
+        layered.insert("project_name".into());
+        let merged = layers.merged.envs.get(env).unwrap_or(&layers.merged.base);
+        Only {
+            manager: merged.only(&layered),
+            rendered,
+            layered,
+        }
+    }
+}
+
+/// [`super::render_memo`] of the top-level entries `only` renders alone
+/// (the result holds those and their origins); `None` when a layer is
 /// not a mapping (it replaces the whole result: render it whole).
 pub fn render_only(
     layers: &ManagerLayers,
+    only: &Only,
     docs: &CustomerDocs,
     customer: &Customer,
     env: &str,
-    keys: &BTreeSet<String>,
     memo: &mut TemplateMemo<'_, TemplateContext>,
 ) -> Option<Result<Layered, Vec<Diagnostic>>> {
-    // `project_name` is layered too: templates see it.
-    let mut with_name = keys.clone();
-    with_name.insert("project_name".into());
-    let mut l = layer_only(layers, docs, env, &with_name)?;
+    let l = layer_only(only, docs, env)?;
     let name = project_name(&l);
-    if !keys.contains("project_name") {
-        if let Value::Object(m) = &mut l.value {
-            m.remove("project_name");
-        }
-    }
-    Some(finish(layers, l, customer, env, name, memo))
+    Some(finish_only(layers, only, l, customer, env, name, memo))
 }
 
-/// [`render_only`] at the head of a comparison at `keys`: `None` when
-/// the whole render could fail, or find a credential, outside `keys` (the
-/// whole must be rendered then, to tell).
+/// [`render_only`] at the head of a comparison at `keys`
+/// ([`Only::head`]): `None` when the whole render could fail, or find a
+/// credential, outside `keys` (the whole must be rendered then, to tell).
 ///
 /// The whole fails where its part does, and a part that renders is the
 /// whole at `keys` (see [`render_only`]). Outside `keys` the whole can fail
@@ -91,23 +121,19 @@ pub fn render_only(
 /// does not fail the pair: it sends it to the whole render.
 pub fn render_only_if_the_rest_renders(
     layers: &ManagerLayers,
+    only: &Only,
     docs: &CustomerDocs,
     customer: &Customer,
     env: &str,
-    keys: &BTreeSet<String>,
     memo: &mut TemplateMemo<'_, TemplateContext>,
 ) -> Option<Result<Layered, Vec<Diagnostic>>> {
-    let mut rendered = keys.clone();
-    rendered.extend(layers.passed.keys().cloned());
-    let mut with_name = rendered.clone();
-    with_name.insert("project_name".into());
-    let mut l = layer_only(layers, docs, env, &with_name)?;
+    let l = layer_only(only, docs, env)?;
     let name = project_name(&l);
     let ctx = context(customer, env, name.clone());
     let manager = layers.merged.envs.get(env).unwrap_or(&layers.merged.base);
     let vars = &docs.variables.value;
     let block = vars.get("environments").and_then(|e| e.get(env));
-    let outside = |v| entries_outside(v, &rendered);
+    let outside = |v| entries_outside(v, &only.rendered);
     let mut rest = outside(&manager.value)?;
     rest.extend(
         outside(vars)?
@@ -124,12 +150,26 @@ pub fn render_only_if_the_rest_renders(
     {
         return None;
     }
-    if !rendered.contains("project_name") {
+    Some(finish_only(layers, only, l, customer, env, name, memo))
+}
+
+/// `finish` of a part: `project_name`, layered for the templates, is
+/// taken out first unless it is rendered.
+fn finish_only(
+    layers: &ManagerLayers,
+    only: &Only,
+    mut l: Layered,
+    customer: &Customer,
+    env: &str,
+    name: Option<String>,
+    memo: &mut TemplateMemo<'_, TemplateContext>,
+) -> Result<Layered, Vec<Diagnostic>> {
+    if !only.rendered.contains("project_name") {
         if let Value::Object(m) = &mut l.value {
             m.remove("project_name");
         }
     }
-    Some(finish(layers, l, customer, env, name, memo))
+    finish(layers, l, customer, env, name, memo)
 }
 
 /// A layer's top-level entries outside `rendered`; `None` when the layer
@@ -164,15 +204,10 @@ fn renders_clean(
     }
 }
 
-/// `super::layer` of the entries `keys` alone.
-fn layer_only(
-    layers: &ManagerLayers,
-    docs: &CustomerDocs,
-    env: &str,
-    keys: &BTreeSet<String>,
-) -> Option<Layered> {
-    let manager = layers.merged.envs.get(env).unwrap_or(&layers.merged.base);
-    let mut l = manager.only(keys)?;
+/// `super::layer` of the entries `only` layers alone.
+fn layer_only(only: &Only, docs: &CustomerDocs, env: &str) -> Option<Layered> {
+    let keys = &only.layered;
+    let mut l = only.manager.clone()?;
     let pick = |v: &Value, skip: Option<&str>| match v {
         Value::Object(m) => Some(Value::Object(
             m.iter()
@@ -345,8 +380,14 @@ mod tests {
                         continue;
                     };
                     let memo = &mut TemplateMemo::new(&templates);
-                    let Some(part) = render_only(&base, &docs, &customer, "staging", &keys, memo)
-                    else {
+                    let Some(part) = render_only(
+                        &base,
+                        &Only::base(&base, "staging", &keys),
+                        &docs,
+                        &customer,
+                        "staging",
+                        memo,
+                    ) else {
                         continue;
                     };
                     let got = match part {
@@ -481,7 +522,12 @@ mod tests {
                         };
                         let memo = &mut TemplateMemo::new(&templates);
                         let Some(part) = render_only_if_the_rest_renders(
-                            &head, &docs, &customer, "staging", &keys, memo,
+                            &head,
+                            &Only::head(&head, "staging", &keys),
+                            &docs,
+                            &customer,
+                            "staging",
+                            memo,
                         ) else {
                             continue;
                         };
