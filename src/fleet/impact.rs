@@ -333,8 +333,8 @@ struct Same {
     /// The environments whose manager layers are equal (see [`unchanged`]).
     envs: std::collections::BTreeSet<String>,
     /// For the others: the top-level entries where the manager's values
-    /// differ, when the base can render those alone (see
-    /// [`customer::changed_keys`]).
+    /// differ, when the sides can render those alone (see
+    /// [`customer::changed_keys`]), and each side's manager part.
     keys: BTreeMap<String, Option<pair::AtKeys>>,
 }
 

@@ -82,8 +82,8 @@ pub(super) fn one(
 /// The head's part is the whole at `keys`, and fails where the whole
 /// does, unless the rest could fail (then it is `None`: see
 /// [`customer::render_only_if_the_rest_renders`]); the base's part is
-/// [`part`]'s. An empty side, or a base that fails, is compared whole:
-/// every leaf of the head is then new.
+/// [`part`]'s. An empty side is compared whole, and so is a base that
+/// fails (every leaf of the head is then new).
 fn at_keys(
     unit: &Unit,
     c: &Customer,

@@ -1,11 +1,14 @@
 //! A side's render of a few top-level entries: what `impact` renders at
-//! the base when the manager's values of an environment differ from the
-//! head's at those entries alone.
+//! both sides when the manager's values of an environment differ between
+//! them at those entries alone.
 //!
 //! Layering is entry by entry (a top-level entry of the result comes from
 //! the same entry of each layer) and templates render string by string
 //! with one context, so the entries whose manager values are equal at both
-//! sides render alike at both: only the others need rendering again.
+//! sides render alike at both: only the others need rendering. The head
+//! renders them alone only when the rest could not fail
+//! ([`render_only_if_the_rest_renders`]), since a pair whose head fails is
+//! told apart from one whose values changed.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -21,7 +24,7 @@ use crate::values::template::{is_template, TemplateMemo};
 use fleetform_yaml::{escape_token, Document};
 
 /// The top-level entries whose merged manager values for `env` differ
-/// between `head` and `base`; `None` when rendering those alone at the base
+/// between `head` and `base`; `None` when rendering those alone at a side
 /// would not give what the whole render gives: `project_name` (every
 /// template sees it) differs, or the variables passed from other products
 /// do.
@@ -107,7 +110,8 @@ pub fn render_only(
 
 /// [`render_only`] at the head of a comparison at `keys`
 /// ([`Only::head`]): `None` when the whole render could fail, or find a
-/// credential, outside `keys` (the whole must be rendered then, to tell).
+/// credential, outside what the part renders (`keys` and the passed
+/// variables), or a layer is no mapping: the whole must be rendered then.
 ///
 /// The whole fails where its part does, and a part that renders is the
 /// whole at `keys` (see [`render_only`]). Outside `keys` the whole can fail
@@ -473,10 +477,25 @@ mod tests {
             ),
             ("dns: '{{ project_name }}.example'\n", None),
             ("other: '{{ undefined_name }}'\n", Some("other: fixed\n")),
-            ("project_name: '{{ nope( }}'\npassed: 1\n", None),
+            ("project_name: '{{ nope( }}'\n", None),
+            ("project_name: '{{ customer }}-p'\npassed: 1\n", None),
+            // Judged by the key above: under a credential's name, a
+            // random-looking rendered value is one.
+            (
+                "db_password: '{{ customer }}-Zq8vR2mK9pL4wX7tY6'\nzone: ['{{ customer }}-Zq8vR2mK9pL4wX7tY6']\n",
+                None,
+            ),
+            (
+                "nested: {api_token: ['{{ customer }}-Zq8vR2mK9pL4wX7tY6']}\n",
+                None,
+            ),
+            (
+                "nested: {api_token: ['{{ customer }}-Zq8vR2mK9pL4wX7tY6']}\n",
+                Some("nested: {api_token: [plain]}\n"),
+            ),
         ];
         let templates = ValueTemplates::default();
-        let (mut parts, mut failed) = (0, 0);
+        let (mut parts, mut failed, mut whole_only) = (0, 0, 0);
         for (hb, bb) in bases.iter().flat_map(|h| bases.iter().map(move |b| (h, b))) {
             for (hs, bs) in stagings
                 .iter()
@@ -529,6 +548,7 @@ mod tests {
                             "staging",
                             memo,
                         ) else {
+                            whole_only += 1;
                             continue;
                         };
                         let memo = &mut TemplateMemo::new(&templates);
@@ -567,8 +587,8 @@ mod tests {
             }
         }
         assert!(
-            parts > 1000 && failed > 50,
-            "{parts} parts, {failed} failed"
+            parts > 1000 && failed > 50 && whole_only > 50,
+            "{parts} parts, {failed} failed, {whole_only} rendered whole"
         );
     }
 }
