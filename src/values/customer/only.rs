@@ -282,6 +282,40 @@ mod tests {
         }
     }
 
+    /// The customer every case renders for.
+    fn acme() -> Customer {
+        serde_json::from_value(serde_json::json!({
+            "slug": "acme", "repo": "acme/infra", "contact": "ops@acme.example",
+            "environments": ["staging"], "status": "active", "added": "2026-01-01"
+        }))
+        .unwrap()
+    }
+
+    /// A customer's checked files: its variables and, when given, its
+    /// staging override file.
+    fn customer_docs(vars: &str, over: Option<&str>) -> CustomerDocs {
+        CustomerDocs {
+            variables: doc("variables.yml", vars),
+            overrides: over
+                .map(|o| BTreeMap::from([("staging".into(), doc("variables.staging.yml", o))]))
+                .unwrap_or_default(),
+            _checked: crate::values::customer::Checked,
+            files: Vec::new(),
+            secrets: BTreeMap::new(),
+        }
+    }
+
+    /// A variable another product (`network`) passes.
+    fn passed_from_network() -> crate::values::customer::Passed {
+        crate::values::customer::Passed {
+            product: "network".into(),
+            at: fleetform_yaml::Location {
+                file: "fleetform.yml".into(),
+                pos: fleetform_yaml::Pos { line: 1, col: 1 },
+            },
+        }
+    }
+
     type Compared = (
         bool,
         Vec<(String, Option<Value>, Option<Value>, Option<String>)>,
@@ -311,11 +345,7 @@ mod tests {
     /// only one side has, a base whose template fails.
     #[test]
     fn the_changed_entries_alone_compare_as_the_whole() {
-        let customer: Customer = serde_json::from_value(serde_json::json!({
-            "slug": "acme", "repo": "acme/infra", "contact": "ops@acme.example",
-            "environments": ["staging"], "status": "active", "added": "2026-01-01"
-        }))
-        .unwrap();
+        let customer = acme();
         let bases = [
             "a: 1\ntags: {tier: x, keep: '{{ customer }}'}\nlist: [1, 2]\n",
             "a: 2\ntags: {tier: y}\nonly_base: {deep: 1}\n",
@@ -354,22 +384,7 @@ mod tests {
             {
                 let (head, base) = (manager("head", hb, hs), manager("base", bb, bs));
                 for (vars, over) in customers {
-                    let docs = CustomerDocs {
-                        variables: doc("variables.yml", vars),
-                        overrides: over
-                            .map(|o| {
-                                BTreeMap::from([(
-                                    "staging".into(),
-                                    doc("variables.staging.yml", o),
-                                )])
-                            })
-                            .into_iter()
-                            .flatten()
-                            .collect(),
-                        _checked: crate::values::customer::Checked,
-                        files: Vec::new(),
-                        secrets: BTreeMap::new(),
-                    };
+                    let docs = customer_docs(vars, over);
                     let render = |l: &ManagerLayers| {
                         let memo = &mut TemplateMemo::new(&templates);
                         super::super::render_memo(l, &docs, &customer, "staging", memo)
@@ -438,11 +453,7 @@ mod tests {
     /// replaced by a later layer or not) and passed variables among them.
     #[test]
     fn the_head_at_the_changed_entries_is_the_whole_there() {
-        let customer: Customer = serde_json::from_value(serde_json::json!({
-            "slug": "acme", "repo": "acme/infra", "contact": "ops@acme.example",
-            "environments": ["staging"], "status": "active", "added": "2026-01-01"
-        }))
-        .unwrap();
+        let customer = acme();
         let token = format!("ghp_{}", "a1B2".repeat(9));
         let leak = format!("leak: \"{{{{ '{}' }}}}{}\"\n", &token[..20], &token[20..]);
         let bases = [
@@ -507,35 +518,11 @@ mod tests {
                         // The same variable passed at both sides (else
                         // `changed_keys` renders whole).
                         for side in [&mut head, &mut base] {
-                            side.passed.insert(
-                                "passed".into(),
-                                crate::values::customer::Passed {
-                                    product: "network".into(),
-                                    at: fleetform_yaml::Location {
-                                        file: "fleetform.yml".into(),
-                                        pos: fleetform_yaml::Pos { line: 1, col: 1 },
-                                    },
-                                },
-                            );
+                            side.passed.insert("passed".into(), passed_from_network());
                         }
                     }
                     for (vars, over) in customers {
-                        let docs = CustomerDocs {
-                            variables: doc("variables.yml", vars),
-                            overrides: over
-                                .map(|o| {
-                                    BTreeMap::from([(
-                                        "staging".into(),
-                                        doc("variables.staging.yml", o),
-                                    )])
-                                })
-                                .into_iter()
-                                .flatten()
-                                .collect(),
-                            _checked: crate::values::customer::Checked,
-                            files: Vec::new(),
-                            secrets: BTreeMap::new(),
-                        };
+                        let docs = customer_docs(vars, over);
                         let Some(keys) = changed_keys(&head, &base, "staging") else {
                             continue;
                         };
